@@ -1,0 +1,55 @@
+// The run configuration: parsed from YAML, overridden from the command line,
+// validated with messages that name the key and its FILE:LINE:COLUMN.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "spillmc/draw.hpp"
+
+namespace spillmc {
+
+enum class BackendChoice { automatic, cpu, cuda };
+
+struct Config {
+  std::uint64_t draws = 1000000;
+  std::uint64_t seed = 1;
+  ModelMode model = ModelMode::constrained;
+  BackendChoice backend = BackendChoice::automatic;
+  int threads = 0;  // 0: all cores
+  // Slots a, b, c, A1, then A2 or A2_gap, then A2p or theta (see DrawSpec).
+  Dist dist[kNumSlots];
+  bool a2_is_gap = false;
+  bool a2p_is_theta = false;
+  std::string output_path = "spillmc.h5";
+  std::string source;  // the file the config came from (for messages)
+
+  DrawSpec draw_spec() const;
+};
+
+// A --set KEY=VALUE override: KEY is a dotted path (parameters.a.low), VALUE a
+// YAML scalar or flow node ({dist: uniform, low: 1, high: 2}).
+struct Override {
+  std::string key, value;
+};
+
+// Reads, overrides and validates. Throws InputError naming the field (and
+// FILE:LINE:COLUMN for values from the file, "--set KEY" for overrides).
+Config load_config(const std::string& path, const std::vector<Override>& overrides = {});
+Config parse_config_text(const std::string& yaml_text, const std::string& source_name,
+                         const std::vector<Override>& overrides = {});
+
+// Parses "KEY=VALUE"; throws InputError when there is no '='.
+Override parse_override(const std::string& arg);
+
+// The effective config as YAML, every key spelt out (defaults included); what
+// `validate` prints and what the output file stores. Parsing it gives back an
+// equal Config.
+std::string effective_yaml(const Config& cfg);
+
+const char* to_string(ModelMode m);
+const char* to_string(BackendChoice b);
+const char* to_string(DistKind k);
+
+}  // namespace spillmc
