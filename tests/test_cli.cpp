@@ -1,1 +1,252 @@
-// placeholder while under construction
+// End to end: the spillmc binary as users run it. Exit codes, messages, no
+// output file on failure or interruption, reproducibility across threads.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "spillmc/backend.hpp"
+#include "spillmc/result.hpp"
+
+namespace fs = std::filesystem;
+using namespace spillmc;
+
+namespace {
+
+struct Cmd {
+  int status;
+  std::string out;  // stdout and stderr together
+};
+
+Cmd sh(const std::string& args) {
+  const std::string cmd = std::string(SPILLMC_BINARY) + " " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  std::size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  const int st = pclose(p);
+  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
+}
+
+class Cli : public testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/spillmc-cli-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+  std::string write(const std::string& name, const std::string& text) const {
+    std::ofstream(path(name)) << text;
+    return path(name);
+  }
+  // Files in the directory other than the named ones (leftover temporaries).
+  int count_files() const {
+    int n = 0;
+    for ([[maybe_unused]] const auto& e : fs::directory_iterator(dir_)) ++n;
+    return n;
+  }
+  fs::path dir_;
+};
+
+const char* kWorked = R"(draws: 1000
+seed: 7
+parameters:
+  a: 10
+  b: 1
+  c: 2
+  A1: 1
+  A2: 2
+  A2p: 1.5
+)";
+
+const char* kWide = R"(draws: 200000
+seed: 3
+parameters:
+  a: {dist: uniform, low: 2, high: 14}
+  b: {dist: normal, mean: 0.6, sd: 0.5}
+  c: {dist: uniform, low: 0, high: 6}
+  A1: {dist: normal, mean: 0, sd: 3}
+  A2_gap: {dist: normal, mean: 1, sd: 6}
+  theta: {dist: uniform, low: 0, high: 1}
+)";
+
+}  // namespace
+
+TEST_F(Cli, VersionAndHelp) {
+  Cmd c = sh("--version");
+  EXPECT_EQ(c.status, 0) << c.out;
+  EXPECT_NE(c.out.find("spillmc 0."), std::string::npos) << c.out;
+  c = sh("--help");
+  EXPECT_EQ(c.status, 0);
+  EXPECT_NE(c.out.find("run"), std::string::npos);
+  c = sh("frobnicate");
+  EXPECT_EQ(c.status, 2) << c.out;
+}
+
+TEST_F(Cli, WorkedExampleEndToEnd) {
+  const std::string cfg = write("w.yaml", kWorked);
+  const std::string out = path("w.h5");
+  const Cmd c = sh("run " + cfg + " -o " + out + " --backend cpu --quiet");
+  ASSERT_EQ(c.status, 0) << c.out;
+  const ResultFile r = read_result(out);
+  EXPECT_EQ(r.info.draws_requested, 1000u);
+  EXPECT_EQ(r.draws_valid, 1000u);
+  // Every draw is the worked example: means are its exact values, spread 0.
+  EXPECT_DOUBLE_EQ(r.summary[F_q12].mean, 5.5);
+  EXPECT_DOUBLE_EQ(r.summary[F_pi22].mean, 3.0625);
+  EXPECT_DOUBLE_EQ(r.summary[F_pi22_up].mean, 4.515625);
+  EXPECT_DOUBLE_EQ(r.summary[F_upgrade_gain].mean, 1.453125);
+  EXPECT_NEAR(r.summary[F_A2_crit].mean, 2.86396103067893, 1e-12);
+  EXPECT_EQ(r.summary[F_pi12].std, 0.0);
+  EXPECT_EQ(r.events[E_leader_gains].count, 0u);
+  EXPECT_EQ(r.events[E_upgrade_gain_positive].count, 1000u);
+  EXPECT_EQ(r.regime2[R_both_active], 1000);
+  // inspect prints the same numbers.
+  const Cmd j = sh("inspect --json " + out);
+  ASSERT_EQ(j.status, 0) << j.out;
+  EXPECT_NE(j.out.find("\"upgrade_gain\""), std::string::npos);
+  EXPECT_NE(j.out.find("1.453125"), std::string::npos);
+  const Cmd t = sh("inspect " + out);
+  ASSERT_EQ(t.status, 0) << t.out;
+  EXPECT_NE(t.out.find("leader_loss_up"), std::string::npos);
+}
+
+TEST_F(Cli, SameSeedSameBitsForAnyThreadCount) {
+  const std::string cfg = write("wide.yaml", kWide);
+  ASSERT_EQ(sh("run " + cfg + " -o " + path("t1.h5") + " --backend cpu --threads 1 -q").status, 0);
+  ASSERT_EQ(sh("run " + cfg + " -o " + path("t2.h5") + " --backend cpu --threads 2 -q").status, 0);
+  const ResultFile a = read_result(path("t1.h5")), b = read_result(path("t2.h5"));
+  for (int f = 0; f < kNumFields; ++f) {
+    EXPECT_EQ(std::memcmp(&a.summary[f], &b.summary[f], sizeof(SummaryStats)), 0) << kFieldNames[f];
+  }
+  EXPECT_EQ(a.draws_valid, b.draws_valid);
+  EXPECT_GT(a.invalid[I_b_nonpositive], 0u);
+  EXPECT_EQ(a.draws_valid + a.draws_invalid, 200000u);
+}
+
+TEST_F(Cli, OverridesFromTheCommandLine) {
+  const std::string cfg = write("w.yaml", kWorked);
+  const Cmd c = sh("run " + cfg + " -o " + path("o.h5") +
+                   " --draws 500 --seed 9 --model paper --set parameters.A2=9 -q --backend cpu");
+  ASSERT_EQ(c.status, 0) << c.out;
+  const ResultFile r = read_result(path("o.h5"));
+  EXPECT_EQ(r.info.draws_requested, 500u);
+  EXPECT_EQ(r.info.seed, 9u);
+  EXPECT_EQ(r.info.model, "paper");
+  // Paper mode reports the literal (negative) follower output where x = 17/9.
+  EXPECT_DOUBLE_EQ(r.summary[F_q22].mean, (8 + 3 * 1 - 2 * 9) / 4.0);
+  EXPECT_NE(r.info.config_yaml.find("paper"), std::string::npos);
+}
+
+TEST_F(Cli, BadConfigNamesTheFieldAndLineAndWritesNothing) {
+  const std::string cfg = write("bad.yaml", R"(draws: 100
+parameters:
+  a: 10
+  b: {dist: normal, mean: 1, sd: -2}
+  c: 2
+  A1: 1
+  A2: 2
+  A2p: 1.5
+)");
+  const Cmd c = sh("run " + cfg + " -o " + path("bad.h5"));
+  EXPECT_EQ(c.status, 2) << c.out;
+  EXPECT_NE(c.out.find("parameters.b"), std::string::npos) << c.out;
+  EXPECT_NE(c.out.find("bad.yaml:4:"), std::string::npos) << c.out;
+  EXPECT_FALSE(fs::exists(path("bad.h5")));
+  EXPECT_EQ(sh("validate " + cfg).status, 2);
+  EXPECT_EQ(sh("run " + path("missing.yaml")).status, 2);
+}
+
+TEST_F(Cli, ValidatePrintsAnEffectiveConfigThatValidatesAgain) {
+  const std::string cfg = write("w.yaml", kWorked);
+  const Cmd c = sh("validate " + cfg);
+  ASSERT_EQ(c.status, 0) << c.out;
+  EXPECT_NE(c.out.find("draws"), std::string::npos);
+  const std::string again = write("again.yaml", c.out);
+  const Cmd d = sh("validate " + again);
+  EXPECT_EQ(d.status, 0) << d.out;
+  EXPECT_EQ(c.out, d.out);
+}
+
+TEST_F(Cli, OutputPathProblemsExitThreeAndLeaveNothing) {
+  const std::string cfg = write("w.yaml", kWorked);
+  Cmd c = sh("run " + cfg + " -o " + path("no/such/dir/x.h5") + " -q");
+  EXPECT_EQ(c.status, 3) << c.out;
+  EXPECT_NE(c.out.find("no/such/dir"), std::string::npos) << c.out;
+  // Existing file: refused without --force, replaced with it.
+  ASSERT_EQ(sh("run " + cfg + " -o " + path("x.h5") + " -q --backend cpu").status, 0);
+  c = sh("run " + cfg + " -o " + path("x.h5") + " -q --backend cpu");
+  EXPECT_EQ(c.status, 3) << c.out;
+  EXPECT_NE(c.out.find("--force"), std::string::npos) << c.out;
+  EXPECT_EQ(sh("run " + cfg + " -o " + path("x.h5") + " -q --force --backend cpu").status, 0);
+  EXPECT_EQ(count_files(), 2);  // w.yaml and x.h5: no temporaries left
+}
+
+TEST_F(Cli, InterruptStopsCleanlyWithExit130AndNoFile) {
+  const std::string cfg = write("long.yaml", std::string(kWide) + "\n");
+  const std::string out = path("long.h5");
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    const std::string draws = "1000000000000";
+    execl(SPILLMC_BINARY, SPILLMC_BINARY, "run", cfg.c_str(), "-o", out.c_str(), "--draws",
+          draws.c_str(), "--backend", "cpu", "-q", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  kill(pid, SIGINT);
+  int st = 0;
+  const auto t0 = std::chrono::steady_clock::now();
+  waitpid(pid, &st, 0);
+  const double waited =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  ASSERT_TRUE(WIFEXITED(st));
+  EXPECT_EQ(WEXITSTATUS(st), 130);
+  EXPECT_LT(waited, 10.0);
+  EXPECT_FALSE(fs::exists(out));
+  EXPECT_EQ(count_files(), 1);  // only the config
+}
+
+TEST_F(Cli, CudaBackendWithoutDeviceExitsFour) {
+  if (cuda_device_count() > 0) GTEST_SKIP() << "a CUDA device is present";
+  const std::string cfg = write("w.yaml", kWorked);
+  const Cmd c = sh("run " + cfg + " -o " + path("c.h5") + " --backend cuda -q");
+  EXPECT_EQ(c.status, 4) << c.out;
+  EXPECT_NE(c.out.find("CUDA"), std::string::npos) << c.out;
+  EXPECT_FALSE(fs::exists(path("c.h5")));
+  // auto falls back to the CPU and says so.
+  const Cmd a = sh("run " + cfg + " -o " + path("a.h5"));
+  EXPECT_EQ(a.status, 0) << a.out;
+  EXPECT_NE(a.out.find("backend auto: cpu"), std::string::npos) << a.out;
+}
+
+TEST(Repo, CiRunsTheReadmeTestCommand) {
+  std::ifstream readme(std::string(SPILLMC_SOURCE_DIR) + "/README.md");
+  std::stringstream rs;
+  rs << readme.rdbuf();
+  std::ifstream ci(std::string(SPILLMC_SOURCE_DIR) + "/.ci/run");
+  std::stringstream cs;
+  cs << ci.rdbuf();
+  // The README's second command (in its first code block) is the test command.
+  const std::string text = rs.str();
+  const auto start = text.find("```");
+  ASSERT_NE(start, std::string::npos);
+  std::istringstream block(text.substr(text.find('\n', start) + 1));
+  std::string first, second;
+  std::getline(block, first);
+  std::getline(block, second);
+  ASSERT_NE(second.find("ctest"), std::string::npos) << second;
+  EXPECT_NE(cs.str().find(second), std::string::npos) << ".ci/run does not run: " << second;
+}

@@ -9,20 +9,41 @@ namespace spillmc {
 // Numeric fields summarised with count/mean/std/sem/min/max. The order is
 // part of the tally layout (kernels index by it); names match model.md.
 enum Field : int {
-  F_a, F_b, F_c, F_A1, F_A2, F_A2p,  // sampled (or derived) parameters
-  F_q11, F_p11, F_pi11,              // stage 1
-  F_q12, F_q22, F_p12, F_p22, F_pi12, F_pi22,  // stage 2
-  F_q12_up, F_q22_up, F_p12_up, F_p22_up, F_pi12_up, F_pi22_up,  // upgrade
-  F_A2_crit, F_upgrade_gain, F_leader_loss_up, F_A2p_entry,
+  F_a,
+  F_b,
+  F_c,
+  F_A1,
+  F_A2,
+  F_A2p,  // sampled (or derived) parameters
+  F_q11,
+  F_p11,
+  F_pi11,  // stage 1
+  F_q12,
+  F_q22,
+  F_p12,
+  F_p22,
+  F_pi12,
+  F_pi22,  // stage 2
+  F_q12_up,
+  F_q22_up,
+  F_p12_up,
+  F_p22_up,
+  F_pi12_up,
+  F_pi22_up,  // upgrade
+  F_A2_crit,
+  F_upgrade_gain,
+  F_leader_loss_up,
+  F_A2p_entry,
   kNumFields
 };
 constexpr int kNumParams = 6;  // F_a .. F_A2p
 
 inline constexpr const char* kFieldNames[kNumFields] = {
-    "a",       "b",        "c",        "A1",        "A2",        "A2p",          "q11",
-    "p11",     "pi11",     "q12",      "q22",       "p12",       "p22",          "pi12",
-    "pi22",    "q12_up",   "q22_up",   "p12_up",    "p22_up",    "pi12_up",      "pi22_up",
-    "A2_crit", "upgrade_gain", "leader_loss_up", "A2p_entry"};
+    "a",        "b",       "c",       "A1",      "A2",           "A2p",
+    "q11",      "p11",     "pi11",    "q12",     "q22",          "p12",
+    "p22",      "pi12",    "pi22",    "q12_up",  "q22_up",       "p12_up",
+    "p22_up",   "pi12_up", "pi22_up", "A2_crit", "upgrade_gain", "leader_loss_up",
+    "A2p_entry"};
 
 enum Event : int {
   E_leader_gains,           // pi12 >= pi11
@@ -32,9 +53,9 @@ enum Event : int {
   E_upgrade_gain_positive,  // upgrade_gain > 0
   kNumEvents
 };
-inline constexpr const char* kEventNames[kNumEvents] = {
-    "leader_gains", "spillover_condition", "follower_active", "follower_active_up",
-    "upgrade_gain_positive"};
+inline constexpr const char* kEventNames[kNumEvents] = {"leader_gains", "spillover_condition",
+                                                        "follower_active", "follower_active_up",
+                                                        "upgrade_gain_positive"};
 
 // Stackelberg regimes of model.md's table.
 enum Regime : int {

@@ -23,11 +23,11 @@ struct Stackelberg {
 // through multiples of m2 so that the borders are decided exactly.
 SPILLMC_HD_INLINE int stackelberg_regime(double m1, double m2) {
   if (m2 > 0.0) {
-    const double two_m1 = 2.0 * m1;  // exact
-    if (two_m1 <= m2) return R_follower_monopoly;   // x <= 1/2
-    if (two_m1 < 3.0 * m2) return R_both_active;    // 1/2 < x < 3/2
-    if (m1 < 2.0 * m2) return R_limit_output;       // 3/2 <= x < 2
-    return R_leader_monopoly;                       // x >= 2
+    const double two_m1 = 2.0 * m1;                // exact
+    if (two_m1 <= m2) return R_follower_monopoly;  // x <= 1/2
+    if (two_m1 < 3.0 * m2) return R_both_active;   // 1/2 < x < 3/2
+    if (m1 < 2.0 * m2) return R_limit_output;      // 3/2 <= x < 2
+    return R_leader_monopoly;                      // x >= 2
   }
   return m1 > 0.0 ? R_leader_monopoly : R_nobody;
 }
@@ -143,12 +143,14 @@ SPILLMC_HD_INLINE void evaluate_model(const Params& p, ModelMode mode, Outcome& 
   o.event[E_upgrade_gain_positive] = o.v[F_upgrade_gain] > 0.0;
 }
 
-SPILLMC_HD_INLINE bool is_finite(double x) { return x - x == 0.0; }  // false for NaN and +-inf
+SPILLMC_HD_INLINE bool is_finite(double x) {
+  return x - x == 0.0;
+}  // false for NaN and +-inf
 
 // Classifies a draw before evaluation. Returns -1 when valid, else an InvalidReason.
 SPILLMC_HD_INLINE int check_params(const Params& p) {
-  if (!(is_finite(p.a) && is_finite(p.b) && is_finite(p.c) && is_finite(p.A1) &&
-        is_finite(p.A2) && is_finite(p.A2p)))
+  if (!(is_finite(p.a) && is_finite(p.b) && is_finite(p.c) && is_finite(p.A1) && is_finite(p.A2) &&
+        is_finite(p.A2p)))
     return I_nonfinite_parameter;
   if (!(p.b > 0.0)) return I_b_nonpositive;
   return -1;

@@ -86,7 +86,8 @@ struct Tally {
     a2crit_undefined += o.a2crit_undefined;
     for (int i = 0; i < kNumInvalid; ++i) invalid[i] += o.invalid[i];
     for (int e = 0; e < kNumEvents; ++e) events[e] += o.events[e];
-    for (int r = 0; r < kNumRegimes; ++r) regime2[r] += o.regime2[r], regime_up[r] += o.regime_up[r];
+    for (int r = 0; r < kNumRegimes; ++r)
+      regime2[r] += o.regime2[r], regime_up[r] += o.regime_up[r];
     for (int f = 0; f < kNumFields; ++f) field[f].merge(o.field[f]);
   }
 };
