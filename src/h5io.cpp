@@ -1,1 +1,622 @@
-// placeholder while under construction
+// HDF5 result files (layout: docs/output.md). Built in memory with the HDF5 C
+// API, written to a temporary file beside the target and renamed into place,
+// so a reader never sees a half-written result and a failed run leaves nothing.
+#include <fcntl.h>
+#include <hdf5.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "spillmc/errors.hpp"
+#include "spillmc/fields.hpp"
+#include "spillmc/result.hpp"
+#include "spillmc/tally.hpp"
+
+namespace spillmc {
+namespace {
+
+// ---------------------------------------------------------------------------
+// Failures inside this file carry errno (0 for an HDF5 failure) and a detail;
+// the public functions turn them into OutputError with the user's path in front.
+struct Failure {
+  int err;            // errno, or 0
+  std::string what;   // the step or object, e.g. "dataset 'summary/a/mean'"
+  std::string cause;  // HDF5's reason when err is 0
+  // For a write the system error is what users can act on (disk full, ...).
+  std::string for_write() const { return err != 0 ? std::strerror(err) : what + ": " + cause; }
+  // For a read the object is what matters: the file is damaged or foreign.
+  std::string for_read() const { return what + ": " + (err != 0 ? std::strerror(err) : cause); }
+};
+
+// HDF5's innermost error record says what actually went wrong; the outer
+// ones only repeat which API call failed.
+herr_t take_innermost(unsigned n, const H5E_error2_t* e, void* out) {
+  if (n == 0 && e != nullptr && e->desc != nullptr) *static_cast<std::string*>(out) = e->desc;
+  return 0;
+}
+
+std::string hdf5_error_text() {
+  std::string text;
+  H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, take_innermost, &text);
+  return text.empty() ? "HDF5 library error" : text;
+}
+
+// Runs one HDF5 call; a negative return becomes a Failure with HDF5's reason.
+// errno is not used: the library leaves stale values from its internal probes,
+// and all disk I/O that could fail with a system error is done by our own calls.
+template <class F>
+auto h5(const std::string& what, F&& call) {
+  auto r = call();
+  if (r < 0) throw Failure{0, what, hdf5_error_text()};
+  return r;
+}
+
+// Owns one HDF5 identifier and closes it with the matching H5?close.
+class Handle {
+ public:
+  using Closer = herr_t (*)(hid_t);
+  Handle(hid_t id, Closer closer) : id_(id), closer_(closer) {}
+  Handle(const Handle&) = delete;
+  Handle& operator=(const Handle&) = delete;
+  Handle(Handle&& o) noexcept : id_(std::exchange(o.id_, -1)), closer_(o.closer_) {}
+  Handle& operator=(Handle&&) = delete;
+  ~Handle() {
+    if (id_ >= 0) closer_(id_);
+  }
+  hid_t get() const { return id_; }
+  // Closing a file flushes it, so its result matters.
+  herr_t close() {
+    const herr_t r = id_ >= 0 ? closer_(id_) : 0;
+    id_ = -1;
+    return r;
+  }
+
+ private:
+  hid_t id_;
+  Closer closer_;
+};
+
+// Turns HDF5's automatic error printing off for the duration of a call: users
+// should see our one-line message, not a library back trace.
+class QuietHdf5 {
+ public:
+  QuietHdf5() {
+    H5Eget_auto2(H5E_DEFAULT, &func_, &data_);
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  }
+  QuietHdf5(const QuietHdf5&) = delete;
+  QuietHdf5& operator=(const QuietHdf5&) = delete;
+  ~QuietHdf5() { H5Eset_auto2(H5E_DEFAULT, func_, data_); }
+
+ private:
+  H5E_auto2_t func_ = nullptr;
+  void* data_ = nullptr;
+};
+
+std::string quoted(const std::string& path) {
+  return "'" + path + "'";
+}
+
+// ---------------------------------------------------------------------------
+// Paths.
+
+struct PathParts {
+  std::string prefix;  // directory part including its trailing '/', or "" for the cwd
+  std::string base;
+};
+
+PathParts split_path(const std::string& path) {
+  const std::size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return {"", path};
+  return {path.substr(0, slash + 1), path.substr(slash + 1)};
+}
+
+std::string directory_of(const PathParts& p) {
+  return p.prefix.empty() ? "." : p.prefix;
+}
+
+// Refuses what can never be a result file; `force` decides about an existing one.
+void check_target(const std::string& path, bool force) {
+  if (path.empty()) throw OutputError("output path is empty");
+  if (path.back() == '/')
+    throw OutputError("cannot write " + quoted(path) + ": the path names a directory");
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode))
+      throw OutputError("cannot write " + quoted(path) + ": " + std::strerror(EISDIR));
+    // rename() would replace a device node or FIFO (/dev/null as root) with our file.
+    if (!S_ISREG(st.st_mode))
+      throw OutputError("cannot write " + quoted(path) + ": not a regular file");
+    if (!force) throw OutputError(quoted(path) + " exists; use --force to overwrite");
+  } else if (errno != ENOENT) {
+    throw OutputError("cannot write " + quoted(path) + ": " + std::strerror(errno));
+  }
+  // ENOENT also covers a missing directory; creating the temporary file reports it.
+}
+
+// Creates a fresh temporary file beside `path` and returns its name. The pid
+// keeps concurrent runs apart; the counter steps over a stale file that a
+// crashed run with the same pid (common in containers) left behind.
+std::string create_temp(const std::string& path, mode_t mode) {
+  const PathParts parts = split_path(path);
+  const std::string stem = parts.prefix + "." + parts.base + ".tmp." + std::to_string(::getpid());
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    std::string tmp = attempt == 0 ? stem : stem + "." + std::to_string(attempt);
+    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+    if (fd >= 0) {
+      ::close(fd);
+      return tmp;
+    }
+    if (errno != EEXIST) {
+      throw OutputError("cannot write " + quoted(path) + ": " + std::strerror(errno));
+    }
+  }
+  throw OutputError("cannot write " + quoted(path) + ": too many stale temporary files beside it");
+}
+
+// Makes the rename itself durable. Best effort: some file systems refuse
+// fsync on a directory, and the result file is already complete either way.
+void sync_directory(const std::string& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;
+  (void)::fsync(fd);
+  ::close(fd);
+}
+
+// Moves the finished temporary file onto `path`. Without `force`, the kernel
+// refuses to replace a file that appeared since the up-front check.
+void publish(const std::string& tmp, const std::string& path, bool force) {
+  if (!force) {
+#ifdef RENAME_NOREPLACE
+    if (::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, path.c_str(), RENAME_NOREPLACE) == 0) return;
+    if (errno == EEXIST) throw OutputError(quoted(path) + " exists; use --force to overwrite");
+    if (errno != EINVAL && errno != ENOSYS) throw Failure{errno, "rename", ""};
+#endif
+    // No RENAME_NOREPLACE here (old kernel, or a file system without it):
+    // check, then rename, leaving a small window.
+    struct stat st;
+    if (::lstat(path.c_str(), &st) == 0)
+      throw OutputError(quoted(path) + " exists; use --force to overwrite");
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) throw Failure{errno, "rename", ""};
+}
+
+std::string utc_now_iso8601() {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+// ---------------------------------------------------------------------------
+// Writing.
+
+// Variable-length UTF-8: h5py reads it as str, h5dump prints it as text.
+Handle string_type() {
+  Handle t(h5("string type", [] { return H5Tcopy(H5T_C_S1); }), H5Tclose);
+  h5("string type", [&] { return H5Tset_size(t.get(), H5T_VARIABLE); });
+  h5("string type", [&] { return H5Tset_cset(t.get(), H5T_CSET_UTF8); });
+  return t;
+}
+
+Handle scalar_space() {
+  return Handle(h5("dataspace", [] { return H5Screate(H5S_SCALAR); }), H5Sclose);
+}
+
+Handle vector_space(hsize_t n) {
+  return Handle(h5("dataspace", [&] { return H5Screate_simple(1, &n, nullptr); }), H5Sclose);
+}
+
+Handle make_group(hid_t loc, const std::string& name) {
+  return Handle(
+      h5("group " + name,
+         [&] { return H5Gcreate2(loc, name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT); }),
+      H5Gclose);
+}
+
+void write_attr(hid_t loc, const char* name, hid_t file_type, hid_t mem_type, hid_t space,
+                const void* data) {
+  const std::string what = std::string("attribute ") + name;
+  Handle a(
+      h5(what, [&] { return H5Acreate2(loc, name, file_type, space, H5P_DEFAULT, H5P_DEFAULT); }),
+      H5Aclose);
+  h5(what, [&] { return H5Awrite(a.get(), mem_type, data); });
+}
+
+void attr_string(hid_t loc, const char* name, const std::string& value) {
+  const Handle t = string_type();
+  const Handle s = scalar_space();
+  const char* p = value.c_str();
+  write_attr(loc, name, t.get(), t.get(), s.get(), &p);
+}
+
+void attr_u64(hid_t loc, const char* name, std::uint64_t value) {
+  const Handle s = scalar_space();
+  write_attr(loc, name, H5T_STD_U64LE, H5T_NATIVE_UINT64, s.get(), &value);
+}
+
+void attr_i32(hid_t loc, const char* name, std::int32_t value) {
+  const Handle s = scalar_space();
+  write_attr(loc, name, H5T_STD_I32LE, H5T_NATIVE_INT32, s.get(), &value);
+}
+
+void attr_f64(hid_t loc, const char* name, double value) {
+  const Handle s = scalar_space();
+  write_attr(loc, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, s.get(), &value);
+}
+
+void write_dataset(hid_t loc, const std::string& name, hid_t file_type, hid_t mem_type, hid_t space,
+                   const void* data) {
+  Handle d(h5("dataset " + name,
+              [&] {
+                return H5Dcreate2(loc, name.c_str(), file_type, space, H5P_DEFAULT, H5P_DEFAULT,
+                                  H5P_DEFAULT);
+              }),
+           H5Dclose);
+  h5("dataset " + name,
+     [&] { return H5Dwrite(d.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data); });
+}
+
+void dataset_u64(hid_t loc, const std::string& name, std::uint64_t value) {
+  const Handle s = scalar_space();
+  write_dataset(loc, name, H5T_STD_U64LE, H5T_NATIVE_UINT64, s.get(), &value);
+}
+
+void dataset_f64(hid_t loc, const std::string& name, double value) {
+  const Handle s = scalar_space();
+  write_dataset(loc, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, s.get(), &value);
+}
+
+void regime_dataset(hid_t loc, const char* name, const std::uint64_t (&counts)[kNumRegimes]) {
+  std::int64_t values[kNumRegimes];
+  for (int r = 0; r < kNumRegimes; ++r) values[r] = static_cast<std::int64_t>(counts[r]);
+  const Handle s = vector_space(kNumRegimes);
+  write_dataset(loc, name, H5T_STD_I64LE, H5T_NATIVE_INT64, s.get(), values);
+  Handle d(h5(std::string("dataset ") + name, [&] { return H5Dopen2(loc, name, H5P_DEFAULT); }),
+           H5Dclose);
+  const Handle t = string_type();
+  const char* labels[kNumRegimes];
+  for (int r = 0; r < kNumRegimes; ++r) labels[r] = kRegimeLabels[r];
+  write_attr(d.get(), "labels", t.get(), t.get(), s.get(), labels);
+}
+
+void write_layout(hid_t file, const Result& result) {
+  const RunInfo& info = result.info;
+  const Tally& t = result.tally;
+  const std::uint64_t invalid = t.draws - t.valid;
+
+  attr_string(file, "format", kFormatName);
+  attr_i32(file, "format_version", kFormatVersion);
+  attr_string(file, "program_version", info.program_version);
+  attr_string(file, "git_commit", info.git_commit);
+  attr_string(file, "config", info.config_yaml);
+  attr_u64(file, "seed", info.seed);
+  attr_u64(file, "draws_requested", info.draws_requested);
+  attr_u64(file, "draws_valid", t.valid);
+  attr_u64(file, "draws_invalid", invalid);
+  attr_u64(file, "block_draws", info.block_draws);
+  attr_string(file, "model", info.model);
+  attr_string(file, "backend", info.backend);
+  attr_string(file, "device", info.device);
+  attr_string(file, "created", info.created.empty() ? utc_now_iso8601() : info.created);
+  attr_f64(file, "wall_seconds", info.wall_seconds);
+  attr_f64(file, "draws_per_second",
+           info.wall_seconds > 0.0 ? static_cast<double>(info.draws_requested) / info.wall_seconds
+                                   : 0.0);
+
+  {
+    const Handle summary = make_group(file, "summary");
+    for (int f = 0; f < kNumFields; ++f) {
+      const SummaryStats s = summarize(t.field[f]);
+      const Handle g = make_group(summary.get(), kFieldNames[f]);
+      dataset_u64(g.get(), "count", s.count);
+      dataset_f64(g.get(), "mean", s.mean);
+      dataset_f64(g.get(), "std", s.std);
+      dataset_f64(g.get(), "sem", s.sem);
+      dataset_f64(g.get(), "min", s.min);
+      dataset_f64(g.get(), "max", s.max);
+    }
+  }
+  {
+    const Handle undefined = make_group(file, "undefined");
+    dataset_u64(undefined.get(), "A2_crit", t.a2crit_undefined);
+  }
+  {
+    const Handle events = make_group(file, "events");
+    for (int e = 0; e < kNumEvents; ++e) {
+      const Proportion p = wilson95(t.events[e], t.valid);
+      const Handle g = make_group(events.get(), kEventNames[e]);
+      dataset_u64(g.get(), "count", p.count);
+      dataset_f64(g.get(), "probability", p.probability);
+      dataset_f64(g.get(), "ci95_low", p.ci95_low);
+      dataset_f64(g.get(), "ci95_high", p.ci95_high);
+    }
+  }
+  {
+    const Handle regimes = make_group(file, "regimes");
+    regime_dataset(regimes.get(), "stage2", t.regime2);
+    regime_dataset(regimes.get(), "upgrade", t.regime_up);
+  }
+  {
+    const Handle inv = make_group(file, "invalid");
+    for (int i = 0; i < kNumInvalid; ++i) dataset_u64(inv.get(), kInvalidNames[i], t.invalid[i]);
+  }
+}
+
+// The file is built in memory (core driver, no backing store) and its image
+// written with plain POSIX calls. Disk errors (ENOSPC, EFBIG, EIO) then come
+// back as errno, and HDF5 never holds a half-written file: in 1.10 a file
+// whose H5Fclose failed on a full disk crashes the library at exit.
+std::vector<unsigned char> build_image(const std::string& name, const Result& result) {
+  Handle fapl(h5("file access list", [] { return H5Pcreate(H5P_FILE_ACCESS); }), H5Pclose);
+  h5("file access list", [&] { return H5Pset_fapl_core(fapl.get(), 1 << 20, 0); });
+  h5("file access list", [&] { return H5Pset_fclose_degree(fapl.get(), H5F_CLOSE_STRONG); });
+  Handle file(h5("create file",
+                 [&] { return H5Fcreate(name.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()); }),
+              H5Fclose);
+  write_layout(file.get(), result);
+  h5("flush", [&] { return H5Fflush(file.get(), H5F_SCOPE_GLOBAL); });
+  const ssize_t size = h5("file image", [&] { return H5Fget_file_image(file.get(), nullptr, 0); });
+  std::vector<unsigned char> image(static_cast<std::size_t>(size));
+  h5("file image", [&] { return H5Fget_file_image(file.get(), image.data(), image.size()); });
+  h5("close", [&] { return file.close(); });
+  return image;
+}
+
+// Writes all of `data` to the (existing, empty) file and fsyncs it.
+void write_file(const std::string& file, const std::vector<unsigned char>& data) {
+  const int fd = ::open(file.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
+  if (fd < 0) throw Failure{errno, "open", ""};
+  std::size_t done = 0;
+  while (done < data.size()) {
+    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const int err = n < 0 ? errno : EIO;
+      ::close(fd);
+      throw Failure{err, "write", ""};
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd) != 0) {
+    const int err = errno;
+    ::close(fd);
+    throw Failure{err, "fsync", ""};
+  }
+  // close() can report a deferred write error (NFS).
+  if (::close(fd) != 0) throw Failure{errno, "close", ""};
+}
+
+// ---------------------------------------------------------------------------
+// Reading. Each reader checks the object's class and shape, so a file from
+// another program fails with the name of the object rather than garbage.
+
+void require_scalar(hid_t space, const std::string& what) {
+  const H5S_class_t cls = H5Sget_simple_extent_type(space);
+  const hssize_t n = H5Sget_simple_extent_npoints(space);
+  if (!(cls == H5S_SCALAR || (cls == H5S_SIMPLE && n == 1))) throw Failure{0, what, "not a scalar"};
+}
+
+void require_class(hid_t type, H5T_class_t want, const std::string& what) {
+  if (H5Tget_class(type) != want) {
+    const char* kind = want == H5T_INTEGER ? "an integer"
+                       : want == H5T_FLOAT ? "a float"
+                                           : "a string";
+    throw Failure{0, what, std::string("not ") + kind};
+  }
+}
+
+// Reads a numeric scalar attribute into `out` (converted by HDF5 to mem_type).
+void read_attr_number(hid_t loc, const char* name, H5T_class_t cls, hid_t mem_type, void* out) {
+  const std::string what = std::string("attribute '") + name + "'";
+  Handle a(h5(what, [&] { return H5Aopen(loc, name, H5P_DEFAULT); }), H5Aclose);
+  const Handle t(h5(what, [&] { return H5Aget_type(a.get()); }), H5Tclose);
+  const Handle s(h5(what, [&] { return H5Aget_space(a.get()); }), H5Sclose);
+  require_class(t.get(), cls, what);
+  require_scalar(s.get(), what);
+  h5(what, [&] { return H5Aread(a.get(), mem_type, out); });
+}
+
+std::uint64_t read_attr_u64(hid_t loc, const char* name) {
+  std::uint64_t v = 0;
+  read_attr_number(loc, name, H5T_INTEGER, H5T_NATIVE_UINT64, &v);
+  return v;
+}
+
+double read_attr_f64(hid_t loc, const char* name) {
+  double v = 0;
+  read_attr_number(loc, name, H5T_FLOAT, H5T_NATIVE_DOUBLE, &v);
+  return v;
+}
+
+// Scalar string attribute, variable- or fixed-length (h5py writes either).
+std::string read_attr_string(hid_t loc, const char* name) {
+  const std::string what = std::string("attribute '") + name + "'";
+  Handle a(h5(what, [&] { return H5Aopen(loc, name, H5P_DEFAULT); }), H5Aclose);
+  const Handle t(h5(what, [&] { return H5Aget_type(a.get()); }), H5Tclose);
+  const Handle s(h5(what, [&] { return H5Aget_space(a.get()); }), H5Sclose);
+  require_class(t.get(), H5T_STRING, what);
+  require_scalar(s.get(), what);
+  if (h5(what, [&] { return H5Tis_variable_str(t.get()); }) > 0) {
+    Handle mem(h5(what, [] { return H5Tcopy(H5T_C_S1); }), H5Tclose);
+    h5(what, [&] { return H5Tset_size(mem.get(), H5T_VARIABLE); });
+    h5(what, [&] { return H5Tset_cset(mem.get(), H5Tget_cset(t.get())); });
+    char* p = nullptr;
+    h5(what, [&] { return H5Aread(a.get(), mem.get(), &p); });
+    std::string value = p != nullptr ? p : "";
+    H5free_memory(p);
+    return value;
+  }
+  const std::size_t n = H5Tget_size(t.get());
+  std::vector<char> buf(n + 1, '\0');
+  h5(what, [&] { return H5Aread(a.get(), t.get(), buf.data()); });
+  std::string value(buf.data());  // stops at the first NUL (NULLTERM/NULLPAD)
+  if (H5Tget_strpad(t.get()) == H5T_STR_SPACEPAD) {
+    const std::size_t end = value.find_last_not_of(' ');
+    value.erase(end == std::string::npos ? 0 : end + 1);
+  }
+  return value;
+}
+
+void read_dataset(hid_t loc, const std::string& name, H5T_class_t cls, hid_t mem_type,
+                  hsize_t count, void* out) {
+  const std::string what = "dataset '" + name + "'";
+  Handle d(h5(what, [&] { return H5Dopen2(loc, name.c_str(), H5P_DEFAULT); }), H5Dclose);
+  const Handle t(h5(what, [&] { return H5Dget_type(d.get()); }), H5Tclose);
+  const Handle s(h5(what, [&] { return H5Dget_space(d.get()); }), H5Sclose);
+  require_class(t.get(), cls, what);
+  if (count == 1) {
+    require_scalar(s.get(), what);
+  } else {
+    hsize_t dims[1] = {0};
+    if (H5Sget_simple_extent_ndims(s.get()) != 1 ||
+        H5Sget_simple_extent_dims(s.get(), dims, nullptr) != 1 || dims[0] != count)
+      throw Failure{0, what, "not " + std::to_string(count) + " values"};
+  }
+  h5(what, [&] { return H5Dread(d.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out); });
+}
+
+std::uint64_t read_u64(hid_t loc, const std::string& name) {
+  std::uint64_t v = 0;
+  read_dataset(loc, name, H5T_INTEGER, H5T_NATIVE_UINT64, 1, &v);
+  return v;
+}
+
+double read_f64(hid_t loc, const std::string& name) {
+  double v = 0;
+  read_dataset(loc, name, H5T_FLOAT, H5T_NATIVE_DOUBLE, 1, &v);
+  return v;
+}
+
+void read_layout(hid_t file, ResultFile& r) {
+  RunInfo& info = r.info;
+  info.program_version = read_attr_string(file, "program_version");
+  info.git_commit = read_attr_string(file, "git_commit");
+  info.config_yaml = read_attr_string(file, "config");
+  info.seed = read_attr_u64(file, "seed");
+  info.draws_requested = read_attr_u64(file, "draws_requested");
+  r.draws_valid = read_attr_u64(file, "draws_valid");
+  r.draws_invalid = read_attr_u64(file, "draws_invalid");
+  info.block_draws = read_attr_u64(file, "block_draws");
+  info.model = read_attr_string(file, "model");
+  info.backend = read_attr_string(file, "backend");
+  info.device = read_attr_string(file, "device");
+  info.created = read_attr_string(file, "created");
+  info.wall_seconds = read_attr_f64(file, "wall_seconds");
+
+  for (int f = 0; f < kNumFields; ++f) {
+    const std::string g = std::string("summary/") + kFieldNames[f] + "/";
+    SummaryStats& s = r.summary[f];
+    s.count = read_u64(file, g + "count");
+    s.mean = read_f64(file, g + "mean");
+    s.std = read_f64(file, g + "std");
+    s.sem = read_f64(file, g + "sem");
+    s.min = read_f64(file, g + "min");
+    s.max = read_f64(file, g + "max");
+  }
+  r.a2crit_undefined = read_u64(file, "undefined/A2_crit");
+  for (int e = 0; e < kNumEvents; ++e) {
+    const std::string g = std::string("events/") + kEventNames[e] + "/";
+    Proportion& p = r.events[e];
+    p.count = read_u64(file, g + "count");
+    p.total = r.draws_valid;
+    p.probability = read_f64(file, g + "probability");
+    p.ci95_low = read_f64(file, g + "ci95_low");
+    p.ci95_high = read_f64(file, g + "ci95_high");
+  }
+  read_dataset(file, "regimes/stage2", H5T_INTEGER, H5T_NATIVE_INT64, kNumRegimes, r.regime2);
+  read_dataset(file, "regimes/upgrade", H5T_INTEGER, H5T_NATIVE_INT64, kNumRegimes, r.regime_up);
+  for (int i = 0; i < kNumInvalid; ++i)
+    r.invalid[i] = read_u64(file, std::string("invalid/") + kInvalidNames[i]);
+}
+
+bool looks_like_hdf5(const std::string& path) {
+#if H5_VERSION_GE(1, 12, 0)
+  return H5Fis_accessible(path.c_str(), H5P_DEFAULT) > 0;
+#else
+  return H5Fis_hdf5(path.c_str()) > 0;
+#endif
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+
+void check_output_path(const std::string& path, bool force) {
+  check_target(path, force);
+  // Creating (and removing) a file is the only reliable test: access(W_OK)
+  // ignores read-only mounts, ACLs and quotas.
+  const std::string probe = create_temp(path, 0600);
+  if (::unlink(probe.c_str()) != 0)
+    throw OutputError("cannot write " + quoted(path) + ": " + std::strerror(errno));
+}
+
+void write_result(const std::string& path, const Result& result, bool force) {
+  const QuietHdf5 quiet;
+  check_target(path, force);
+  // 0666 as for any new file, so the umask decides (mkstemp's 0600 would not).
+  const std::string tmp = create_temp(path, 0666);
+  try {
+    write_file(tmp, build_image(tmp, result));
+    publish(tmp, path, force);
+  } catch (const Failure& f) {
+    ::unlink(tmp.c_str());
+    throw OutputError("cannot write " + quoted(path) + ": " + f.for_write());
+  } catch (...) {
+    ::unlink(tmp.c_str());
+    throw;
+  }
+  sync_directory(directory_of(split_path(path)));
+}
+
+ResultFile read_result(const std::string& path) {
+  const QuietHdf5 quiet;
+  if (path.empty()) throw OutputError("result file path is empty");
+  // Plain open first: it gives the system's reason for a missing or unreadable file.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw OutputError("cannot read " + quoted(path) + ": " + std::strerror(errno));
+  struct stat st;
+  const bool is_dir = ::fstat(fd, &st) == 0 && S_ISDIR(st.st_mode);
+  ::close(fd);
+  if (is_dir) throw OutputError("cannot read " + quoted(path) + ": " + std::strerror(EISDIR));
+  if (!looks_like_hdf5(path)) throw OutputError(quoted(path) + " is not an HDF5 file");
+
+  ResultFile r;
+  r.path = path;
+  try {
+    // Default access list: a file this process already holds open (default
+    // close degree) could not be opened with another degree.
+    const Handle file(
+        h5("open", [&] { return H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT); }), H5Fclose);
+    const hid_t f = file.get();
+    if (H5Aexists(f, "format") <= 0)
+      throw OutputError(quoted(path) + " is not a SpillMC result file (no 'format' attribute)");
+    r.format = read_attr_string(f, "format");
+    if (r.format != kFormatName)
+      throw OutputError(quoted(path) + " is not a SpillMC result file (format is '" + r.format +
+                        "', expected '" + kFormatName + "')");
+    std::int64_t version = 0;
+    read_attr_number(f, "format_version", H5T_INTEGER, H5T_NATIVE_INT64, &version);
+    if (version != kFormatVersion)
+      throw OutputError(quoted(path) + " has format_version " + std::to_string(version) +
+                        "; this program reads format_version " + std::to_string(kFormatVersion));
+    r.format_version = kFormatVersion;
+    read_layout(f, r);
+  } catch (const Failure& e) {
+    throw OutputError("cannot read " + quoted(path) + ": " + e.for_read());
+  }
+  return r;
+}
+
+}  // namespace spillmc

@@ -43,6 +43,7 @@ void check_output_path(const std::string& path, bool force);
 // Reads a result file; throws OutputError for a missing/unreadable file or a
 // format name/version this program does not know.
 struct ResultFile {
+  std::string path;  // as given to read_result (shown by format_table/format_json)
   RunInfo info;
   std::uint64_t draws_valid = 0, draws_invalid = 0;
   std::string format;

@@ -198,8 +198,9 @@ inline Proportion wilson95(std::uint64_t count, std::uint64_t total) {
   const double center = (ph + z2n / 2.0) / (1.0 + z2n);
   const double half = z / (1.0 + z2n) * std::sqrt(ph * (1.0 - ph) / n + z2n / (4.0 * n));
   p.probability = ph;
-  p.ci95_low = center - half < 0.0 ? 0.0 : center - half;
-  p.ci95_high = center + half > 1.0 ? 1.0 : center + half;
+  // Exact ends at 0 and n successes: rounding would otherwise leave p just outside.
+  p.ci95_low = count == 0 ? 0.0 : (center - half < 0.0 ? 0.0 : center - half);
+  p.ci95_high = count == total ? 1.0 : (center + half > 1.0 ? 1.0 : center + half);
   return p;
 }
 
