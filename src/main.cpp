@@ -45,17 +45,27 @@ struct RunArgs {
   bool quiet = false;
 };
 
+// A path is any string: quote it so YAML never reads it as null, a map or a comment.
+std::string yaml_quoted(const std::string& s) {
+  std::string q = "\"";
+  for (char ch : s) {
+    if (ch == '\\' || ch == '"') q += '\\';
+    q += ch;
+  }
+  return q + "\"";
+}
+
 // Command-line options are applied as overrides, so they are validated (and
 // recorded in the effective config) exactly like the file's own values.
 std::vector<spillmc::Override> overrides_of(const RunArgs& a) {
   std::vector<spillmc::Override> o;
   for (const auto& s : a.sets) o.push_back(spillmc::parse_override(s));
-  if (!a.output.empty()) o.push_back({"output.path", a.output});
-  if (!a.draws.empty()) o.push_back({"draws", a.draws});
-  if (!a.seed.empty()) o.push_back({"seed", a.seed});
-  if (!a.backend.empty()) o.push_back({"backend", a.backend});
-  if (!a.threads.empty()) o.push_back({"threads", a.threads});
-  if (!a.model.empty()) o.push_back({"model", a.model});
+  if (!a.output.empty()) o.push_back({"output.path", yaml_quoted(a.output), "-o"});
+  if (!a.draws.empty()) o.push_back({"draws", a.draws, "--draws"});
+  if (!a.seed.empty()) o.push_back({"seed", a.seed, "--seed"});
+  if (!a.backend.empty()) o.push_back({"backend", a.backend, "--backend"});
+  if (!a.threads.empty()) o.push_back({"threads", a.threads, "--threads"});
+  if (!a.model.empty()) o.push_back({"model", a.model, "--model"});
   return o;
 }
 

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -148,6 +149,18 @@ TEST_F(Cli, OverridesFromTheCommandLine) {
   // Paper mode reports the literal (negative) follower output where x = 17/9.
   EXPECT_DOUBLE_EQ(r.summary[F_q22].mean, (8 + 3 * 1 - 2 * 9) / 4.0);
   EXPECT_NE(r.info.config_yaml.find("paper"), std::string::npos);
+}
+
+TEST_F(Cli, OptionsAreNamedInMessagesAndPathsAreTakenLiterally) {
+  const std::string cfg = write("w.yaml", kWorked);
+  Cmd c = sh("run " + cfg + " --draws 0 -o " + path("z.h5"));
+  EXPECT_EQ(c.status, 2) << c.out;
+  EXPECT_NE(c.out.find("--draws"), std::string::npos) << c.out;
+  EXPECT_EQ(c.out.find("--set"), std::string::npos) << c.out;
+  // A path YAML would read as a comment or a map is still just a path.
+  c = sh("run " + cfg + " -q --backend cpu -o '" + path("#odd: name.h5") + "'");
+  EXPECT_EQ(c.status, 0) << c.out;
+  EXPECT_TRUE(fs::exists(path("#odd: name.h5")));
 }
 
 TEST_F(Cli, BadConfigNamesTheFieldAndLineAndWritesNothing) {

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "spillmc/draw.hpp"
@@ -31,7 +32,10 @@ struct Config {
 // A --set KEY=VALUE override: KEY is a dotted path (parameters.a.low), VALUE a
 // YAML scalar or flow node ({dist: uniform, low: 1, high: 2}).
 struct Override {
+  Override(std::string k, std::string v, std::string o = {})
+      : key(std::move(k)), value(std::move(v)), origin(std::move(o)) {}
   std::string key, value;
+  std::string origin;  // how messages name it; empty: "--set KEY" (else e.g. "--draws")
 };
 
 // Reads, overrides and validates. Throws InputError naming the field (and

@@ -19,8 +19,12 @@ constexpr std::uint64_t kBlockDraws = 1ull << 16;
 
 struct Moments {
   std::uint64_t n = 0;
-  double mean = 0.0, m2 = 0.0;
+  // The mean is mean + mean_lo: thousands of block merges at a large offset
+  // (1e8) would otherwise each round at the offset's last bit.
+  double mean = 0.0, mean_lo = 0.0, m2 = 0.0;
   double min = INFINITY, max = -INFINITY;
+
+  SPILLMC_HD_INLINE double value() const { return mean + mean_lo; }
 
   // Chan, Golub & LeVeque pairwise update; `o` is the later block.
   SPILLMC_HD_INLINE void merge(const Moments& o) {
@@ -31,8 +35,13 @@ struct Moments {
     }
     const double na = static_cast<double>(n), nb = static_cast<double>(o.n);
     const double nt = na + nb;
-    const double delta = o.mean - mean;
-    mean += delta * (nb / nt);
+    const double delta = (o.mean - mean) + (o.mean_lo - mean_lo);
+    // mean += inc, keeping the rounding error (Knuth's TwoSum) in mean_lo.
+    const double inc = delta * (nb / nt);
+    const double sum = mean + inc;
+    const double inc_part = sum - mean;
+    mean_lo += (mean - (sum - inc_part)) + (inc - inc_part);
+    mean = sum;
     m2 += o.m2 + delta * delta * (na * nb / nt);
     min = o.min < min ? o.min : min;
     max = o.max > max ? o.max : max;
@@ -172,7 +181,7 @@ struct SummaryStats {
 inline SummaryStats summarize(const Moments& m) {
   SummaryStats s{m.n, NAN, NAN, NAN, NAN, NAN};
   if (m.n == 0) return s;
-  s.mean = m.mean;
+  s.mean = m.value();
   s.min = m.min;
   s.max = m.max;
   if (m.n >= 2) {
