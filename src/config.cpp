@@ -69,7 +69,7 @@ const char* to_string(DistKind k) {
 
 DrawSpec Config::draw_spec() const {
   DrawSpec spec;
-  for (int s = 0; s < kNumSlots; ++s) spec.dist[s] = dist[s];
+  for (int s = 0; s < kNumSlots; ++s) spec.dist[s] = prepared(dist[s]);
   spec.a2_is_gap = a2_is_gap;
   spec.a2p_is_theta = a2p_is_theta;
   spec.mode = model;

@@ -9,41 +9,67 @@ namespace spillmc {
 // Numeric fields summarised with count/mean/std/sem/min/max. The order is
 // part of the tally layout (kernels index by it); names match model.md.
 enum Field : int {
+  // sampled (or derived) parameters
   F_a,
   F_b,
   F_c,
   F_A1,
   F_A2,
-  F_A2p,  // sampled (or derived) parameters
+  F_A2p,
+  // stage 1
   F_q11,
   F_p11,
-  F_pi11,  // stage 1
+  F_pi11,
+  // stage 2
   F_q12,
   F_q22,
   F_p12,
   F_p22,
   F_pi12,
-  F_pi22,  // stage 2
+  F_pi22,
+  // upgrade
   F_q12_up,
   F_q22_up,
   F_p12_up,
   F_p22_up,
   F_pi12_up,
-  F_pi22_up,  // upgrade
-  F_A2_crit,
+  F_pi22_up,
   F_upgrade_gain,
   F_leader_loss_up,
   F_A2p_entry,
+  // Last, because it alone can be undefined (d + A1 <= 0): the fields before
+  // it are present in every valid draw, so loops over them need no branch.
+  F_A2_crit,
   kNumFields
 };
-constexpr int kNumParams = 6;  // F_a .. F_A2p
+constexpr int kNumParams = 6;                // F_a .. F_A2p
+constexpr int kNumAlwaysFields = F_A2_crit;  // fields defined in every valid draw
 
-inline constexpr const char* kFieldNames[kNumFields] = {
-    "a",        "b",       "c",       "A1",      "A2",           "A2p",
-    "q11",      "p11",     "pi11",    "q12",     "q22",          "p12",
-    "p22",      "pi12",    "pi22",    "q12_up",  "q22_up",       "p12_up",
-    "p22_up",   "pi12_up", "pi22_up", "A2_crit", "upgrade_gain", "leader_loss_up",
-    "A2p_entry"};
+inline constexpr const char* kFieldNames[kNumFields] = {"a",
+                                                        "b",
+                                                        "c",
+                                                        "A1",
+                                                        "A2",
+                                                        "A2p",
+                                                        "q11",
+                                                        "p11",
+                                                        "pi11",
+                                                        "q12",
+                                                        "q22",
+                                                        "p12",
+                                                        "p22",
+                                                        "pi12",
+                                                        "pi22",
+                                                        "q12_up",
+                                                        "q22_up",
+                                                        "p12_up",
+                                                        "p22_up",
+                                                        "pi12_up",
+                                                        "pi22_up",
+                                                        "upgrade_gain",
+                                                        "leader_loss_up",
+                                                        "A2p_entry",
+                                                        "A2_crit"};
 
 enum Event : int {
   E_leader_gains,           // pi12 >= pi11

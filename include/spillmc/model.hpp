@@ -33,33 +33,21 @@ SPILLMC_HD_INLINE int stackelberg_regime(double m1, double m2) {
 }
 
 // Leader's optimum with non-negative outputs (model.md's table, closed form).
+// Branch-free: every regime's formula is formed and the regime's is selected,
+// which keeps GPU warps converged and lets the CPU avoid mispredictions.
 SPILLMC_HD_INLINE Stackelberg stackelberg_constrained(double m1, double m2, double b) {
-  Stackelberg s{0.0, 0.0, 0.0, 0.0, stackelberg_regime(m1, m2)};
-  switch (s.regime) {
-    case R_both_active: {
-      const double l = 2.0 * m1 - m2;        // > 0 in this regime
-      const double f = 3.0 * m2 - 2.0 * m1;  // > 0 in this regime
-      s.q1 = l / (2.0 * b);
-      s.q2 = f / (4.0 * b);
-      s.pi1 = l * l / (8.0 * b);
-      s.pi2 = f * f / (16.0 * b);
-      break;
-    }
-    case R_limit_output:
-      s.q1 = m2 / b;
-      s.pi1 = (m1 - m2) * m2 / b;
-      break;
-    case R_leader_monopoly:
-      s.q1 = m1 / (2.0 * b);
-      s.pi1 = m1 * m1 / (4.0 * b);
-      break;
-    case R_follower_monopoly:
-      s.q2 = m2 / (2.0 * b);
-      s.pi2 = m2 * m2 / (4.0 * b);
-      break;
-    default:  // R_nobody: all zero
-      break;
-  }
+  const int r = stackelberg_regime(m1, m2);
+  const double l = 2.0 * m1 - m2;        // leader's interior margin, > 0 in regime 0
+  const double f = 3.0 * m2 - 2.0 * m1;  // follower's interior margin, > 0 in regime 0
+  const bool r0 = r == R_both_active, r1 = r == R_limit_output;
+  const bool r2 = r == R_leader_monopoly, r3 = r == R_follower_monopoly;
+  Stackelberg s;
+  s.regime = r;
+  // Numerators over b (not times 1/b): 0 / b stays 0 even for subnormal b.
+  s.q1 = (r0 ? 0.5 * l : r1 ? m2 : r2 ? 0.5 * m1 : 0.0) / b;
+  s.q2 = (r0 ? 0.25 * f : r3 ? 0.5 * m2 : 0.0) / b;
+  s.pi1 = (r0 ? 0.125 * (l * l) : r1 ? (m1 - m2) * m2 : r2 ? 0.25 * (m1 * m1) : 0.0) / b;
+  s.pi2 = (r0 ? 0.0625 * (f * f) : r3 ? 0.25 * (m2 * m2) : 0.0) / b;
   return s;
 }
 

@@ -154,21 +154,57 @@ SPILLMC_HD_INLINE void tally_draw(int reason, const Outcome& o, Tally& t, Shifte
 }
 
 // The partial of one block, sequentially: the CPU backend's unit of work and
-// the reference the GPU kernel is tested against.
+// the reference the GPU kernel is tested against. Accumulators are kept as
+// arrays over fields so that the loop over the always-defined fields has no
+// branch and vectorizes; A2_crit, the one conditional field, comes last.
 inline Tally accumulate_block(const DrawSpec& spec, std::uint64_t total_draws, std::uint64_t k) {
   const std::uint64_t first = k * kBlockDraws;
   const std::uint64_t len = block_length(total_draws, k);
   double shift[kNumFields];
   block_shift(spec, first, len, shift);
-  ShiftedSums acc[kNumFields];
-  for (int f = 0; f < kNumFields; ++f) acc[f].shift = shift[f];
+  double s1[kNumFields] = {}, s2[kNumFields] = {}, lo[kNumFields], hi[kNumFields];
+  for (int f = 0; f < kNumFields; ++f) lo[f] = INFINITY, hi[f] = -INFINITY;
+  std::uint64_t crit_n = 0;
   Tally t;
+  t.draws = len;
   for (std::uint64_t i = 0; i < len; ++i) {
     Outcome o;
     const int reason = evaluate_draw(spec, first + i, o);
-    tally_draw(reason, o, t, acc);
+    if (reason >= 0) {
+      ++t.invalid[reason];
+      continue;
+    }
+    ++t.valid;
+    for (int f = 0; f < kNumAlwaysFields; ++f) {
+      const double x = o.v[f], y = x - shift[f];
+      s1[f] += y;
+      s2[f] += y * y;
+      lo[f] = x < lo[f] ? x : lo[f];
+      hi[f] = x > hi[f] ? x : hi[f];
+    }
+    if (o.a2crit_defined) {
+      const double x = o.v[F_A2_crit], y = x - shift[F_A2_crit];
+      ++crit_n;
+      s1[F_A2_crit] += y;
+      s2[F_A2_crit] += y * y;
+      lo[F_A2_crit] = x < lo[F_A2_crit] ? x : lo[F_A2_crit];
+      hi[F_A2_crit] = x > hi[F_A2_crit] ? x : hi[F_A2_crit];
+    }
+    for (int e = 0; e < kNumEvents; ++e) t.events[e] += o.event[e] ? 1 : 0;
+    ++t.regime2[o.regime2];
+    ++t.regime_up[o.regime_up];
   }
-  for (int f = 0; f < kNumFields; ++f) t.field[f] = acc[f].moments();
+  t.a2crit_undefined = t.valid - crit_n;
+  for (int f = 0; f < kNumFields; ++f) {
+    ShiftedSums acc;
+    acc.n = f == F_A2_crit ? crit_n : t.valid;
+    acc.shift = shift[f];
+    acc.s1 = s1[f];
+    acc.s2 = s2[f];
+    acc.min = lo[f];
+    acc.max = hi[f];
+    t.field[f] = acc.moments();
+  }
   return t;
 }
 
