@@ -22,6 +22,16 @@
 #include "spillmc/tally.hpp"
 
 namespace spillmc {
+
+std::string utc_now_iso8601() {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
 namespace {
 
 // ---------------------------------------------------------------------------
@@ -188,15 +198,6 @@ void publish(const std::string& tmp, const std::string& path, bool force) {
       throw OutputError(quoted(path) + " exists; use --force to overwrite");
   }
   if (::rename(tmp.c_str(), path.c_str()) != 0) throw Failure{errno, "rename", ""};
-}
-
-std::string utc_now_iso8601() {
-  const std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
 }
 
 // ---------------------------------------------------------------------------

@@ -8,7 +8,6 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
-#include <ctime>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -25,15 +24,6 @@ namespace {
 std::atomic<bool> g_stop{false};
 extern "C" void on_signal(int) {
   g_stop.store(true);
-}
-
-std::string utc_now_iso8601() {
-  const std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
 }
 
 struct RunArgs {
@@ -107,7 +97,7 @@ int cmd_run(const RunArgs& args) {
   info.model = to_string(cfg.model);
   info.backend = backend->name();
   info.device = backend->device();
-  info.created = utc_now_iso8601();
+  info.created = spillmc::utc_now_iso8601();
   info.wall_seconds = wall;
   write_result(cfg.output_path, result, args.force);
   const Tally& t = result.tally;

@@ -31,6 +31,9 @@ struct Result {
   Tally tally;
 };
 
+// The current time as UTC ISO 8601 (2026-11-22T14:03:05Z), for RunInfo::created.
+std::string utc_now_iso8601();
+
 // Writes `path` atomically: a temporary file beside it, renamed when complete.
 // Refuses an existing file unless `force`. Throws OutputError naming the path
 // and the system error; never leaves the temporary file behind.
