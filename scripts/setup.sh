@@ -9,7 +9,7 @@ packages=(
   librandom123-dev libhdf5-dev libspdlog-dev libfmt-dev libyaml-cpp-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   hdf5-tools clang-format
-  python3-numpy python3-h5py python3-matplotlib
+  python3-numpy python3-h5py python3-matplotlib python3-yaml time
 )
 
 missing=()

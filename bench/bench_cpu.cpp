@@ -1,0 +1,205 @@
+// CPU throughput of SpillMC on the baseline config (configs/baseline.yaml).
+//
+//   run_blocks/threads:N   the whole job as `spillmc run` does it (summary mode):
+//                          sampling, model, per-block accumulation, ordered fold
+// and, single-threaded, the pieces of one draw to see where the time goes:
+//   rng                    the Philox4x32-10 calls and uniform conversion of sample_params
+//   sample_params          rng + the inverse CDFs (distributions.hpp)
+//   evaluate_model         check_params + evaluate_model + outputs_finite on pre-sampled params
+//   evaluate_draw          sample_params + the model (what one draw costs before tallying)
+//   accumulate_block       one block of kBlockDraws draws, tallied (evaluate_draw + tally_draw)
+//
+// Every benchmark reports draws_per_second: per wall-clock second for run_blocks
+// (several threads), per CPU second of the benchmark thread for the
+// single-threaded pieces (steadier on a shared machine). See bench/README.md.
+#include <benchmark/benchmark.h>
+#include <omp.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include "spillmc/backend.hpp"
+#include "spillmc/config.hpp"
+#include "spillmc/draw.hpp"
+#include "spillmc/model.hpp"
+#include "spillmc/run.hpp"
+#include "spillmc/tally.hpp"
+
+namespace {
+
+using spillmc::DrawSpec;
+
+const DrawSpec& baseline_spec() {
+  static const DrawSpec spec =
+      spillmc::load_config(SPILLMC_SOURCE_DIR "/configs/baseline.yaml").draw_spec();
+  return spec;
+}
+
+constexpr std::uint64_t kRunDraws = std::uint64_t{1} << 22;  // per iteration of run_blocks
+constexpr std::uint64_t kBatch = 4096;                       // per iteration of the micro benches
+
+void set_rate(benchmark::State& state, std::uint64_t draws) {
+  state.counters["draws_per_second"] =
+      benchmark::Counter(static_cast<double>(draws), benchmark::Counter::kIsRate);
+}
+
+// The whole job: run_blocks with the CPU backend, as `spillmc run --backend cpu` does.
+void BM_run_blocks(benchmark::State& state) {
+  const int threads = static_cast<int>(state.range(0));
+  const DrawSpec& spec = baseline_spec();
+  auto backend = spillmc::make_cpu_backend(threads);
+  std::uint64_t draws = 0;
+  for (auto _ : state) {
+    spillmc::Tally t = spillmc::run_blocks(*backend, spec, kRunDraws);
+    benchmark::DoNotOptimize(t);
+    draws += t.draws;
+  }
+  set_rate(state, draws);
+  state.SetLabel(backend->device());
+}
+
+// The Philox calls of sample_params alone (same skipping of all-fixed pairs).
+void BM_rng(benchmark::State& state) {
+  const DrawSpec& spec = baseline_spec();
+  bool needed[spillmc::kNumSlots / 2];
+  for (int pair = 0; pair < spillmc::kNumSlots / 2; ++pair)
+    needed[pair] = spec.dist[2 * pair].kind != spillmc::DistKind::fixed ||
+                   spec.dist[2 * pair + 1].kind != spillmc::DistKind::fixed;
+  std::uint64_t first = 0;
+  for (auto _ : state) {
+    double acc = 0.0;
+    for (std::uint64_t i = first; i < first + kBatch; ++i) {
+      const spillmc::DrawRng rng{spec.seed, i, spec.stream};
+      for (int pair = 0; pair < spillmc::kNumSlots / 2; ++pair) {
+        if (!needed[pair]) continue;
+        double u0, u1;
+        rng.uniform2(spillmc::primary_slot(static_cast<std::uint32_t>(pair)), u0, u1);
+        acc += u0 + u1;
+      }
+    }
+    benchmark::DoNotOptimize(acc);
+    first += kBatch;
+  }
+  set_rate(state, first);
+}
+
+void BM_sample_params(benchmark::State& state) {
+  const DrawSpec& spec = baseline_spec();
+  std::uint64_t first = 0;
+  for (auto _ : state) {
+    for (std::uint64_t i = first; i < first + kBatch; ++i) {
+      spillmc::Params p = spillmc::sample_params(spec, i);
+      benchmark::DoNotOptimize(p);
+    }
+    first += kBatch;
+  }
+  set_rate(state, first);
+}
+
+// One parameter's sampler alone (the inverse CDF, or beta's gamma rejection
+// loops), from pre-drawn uniforms: where sample_params' time goes.
+void BM_sample_slot(benchmark::State& state) {
+  const DrawSpec& spec = baseline_spec();
+  const auto slot = static_cast<int>(state.range(0));
+  const spillmc::Dist& dist = spec.dist[slot];
+  std::vector<double> u(kBatch);
+  for (std::uint64_t i = 0; i < kBatch; i += 2) {
+    const spillmc::DrawRng rng{spec.seed, i, spec.stream};
+    rng.uniform2(spillmc::primary_slot(0), u[i], u[i + 1]);
+  }
+  std::uint64_t draws = 0;
+  for (auto _ : state) {
+    double acc = 0.0;
+    for (std::uint64_t i = 0; i < kBatch; ++i) {
+      const spillmc::DrawRng rng{spec.seed, draws + i, spec.stream};
+      acc += spillmc::sample(dist, u[i], rng, static_cast<std::uint32_t>(slot));
+    }
+    benchmark::DoNotOptimize(acc);
+    draws += kBatch;
+  }
+  set_rate(state, draws);
+  state.SetLabel(spillmc::to_string(dist.kind));
+}
+
+void BM_evaluate_model(benchmark::State& state) {
+  const DrawSpec& spec = baseline_spec();
+  std::vector<spillmc::Params> params(kBatch);
+  for (std::uint64_t i = 0; i < kBatch; ++i) params[i] = spillmc::sample_params(spec, i);
+  std::uint64_t draws = 0;
+  for (auto _ : state) {
+    for (const spillmc::Params& p : params) {
+      spillmc::Outcome o;
+      int reason = spillmc::check_params(p);
+      if (reason < 0) {
+        spillmc::evaluate_model(p, spec.mode, o);
+        reason = spillmc::outputs_finite(o) ? -1 : spillmc::I_nonfinite_output;
+      }
+      benchmark::DoNotOptimize(reason);
+      benchmark::DoNotOptimize(o);
+    }
+    draws += kBatch;
+  }
+  set_rate(state, draws);
+}
+
+void BM_evaluate_draw(benchmark::State& state) {
+  const DrawSpec& spec = baseline_spec();
+  std::uint64_t first = 0;
+  for (auto _ : state) {
+    for (std::uint64_t i = first; i < first + kBatch; ++i) {
+      spillmc::Outcome o;
+      int reason = spillmc::evaluate_draw(spec, i, o);
+      benchmark::DoNotOptimize(reason);
+      benchmark::DoNotOptimize(o);
+    }
+    first += kBatch;
+  }
+  set_rate(state, first);
+}
+
+void BM_accumulate_block(benchmark::State& state) {
+  const DrawSpec& spec = baseline_spec();
+  const std::uint64_t nblocks = 64;
+  const std::uint64_t total = nblocks * spillmc::kBlockDraws;
+  std::uint64_t k = 0, draws = 0;
+  for (auto _ : state) {
+    spillmc::Tally t = spillmc::accumulate_block(spec, total, k % nblocks);
+    benchmark::DoNotOptimize(t);
+    draws += t.draws;
+    ++k;
+  }
+  set_rate(state, draws);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  try {
+    (void)baseline_spec();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_cpu: cannot load the baseline config: %s\n", e.what());
+    return 1;
+  }
+  const int all = omp_get_max_threads();
+  auto* run = benchmark::RegisterBenchmark("run_blocks", BM_run_blocks);
+  run->ArgName("threads")->Arg(1);
+  if (all > 1) run->Arg(all);
+  run->UseRealTime()->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("rng", BM_rng);
+  benchmark::RegisterBenchmark("sample_params", BM_sample_params);
+  benchmark::RegisterBenchmark("sample_slot", BM_sample_slot)
+      ->ArgName("slot")
+      ->DenseRange(0, spillmc::kNumSlots - 1);
+  benchmark::RegisterBenchmark("evaluate_model", BM_evaluate_model);
+  benchmark::RegisterBenchmark("evaluate_draw", BM_evaluate_draw);
+  benchmark::RegisterBenchmark("accumulate_block", BM_accumulate_block)
+      ->Unit(benchmark::kMillisecond);
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
