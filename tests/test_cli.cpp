@@ -263,3 +263,19 @@ TEST(Repo, CiRunsTheReadmeTestCommand) {
   ASSERT_NE(second.find("ctest"), std::string::npos) << second;
   EXPECT_NE(cs.str().find(second), std::string::npos) << ".ci/run does not run: " << second;
 }
+
+TEST(Repo, BundledConfigsWriteIntoDirectoriesThatExist) {
+  // The README's first command runs configs/baseline.yaml on a fresh clone.
+  int n = 0;
+  for (const auto& e : fs::directory_iterator(std::string(SPILLMC_SOURCE_DIR) + "/configs")) {
+    if (e.path().extension() != ".yaml") continue;
+    const Cmd c = sh("validate " + e.path().string());
+    ASSERT_EQ(c.status, 0) << e.path() << c.out;
+    std::smatch m;
+    ASSERT_TRUE(std::regex_search(c.out, m, std::regex("path: \"?([^\"\\n]+)\"?"))) << c.out;
+    const fs::path out = fs::path(SPILLMC_SOURCE_DIR) / m[1].str();
+    EXPECT_TRUE(fs::is_directory(out.parent_path())) << e.path() << " writes into " << out;
+    ++n;
+  }
+  EXPECT_GE(n, 3);
+}
