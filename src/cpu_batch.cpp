@@ -1,0 +1,665 @@
+// Batched CPU evaluation (cpu_batch.hpp). W consecutive draws are computed
+// together in arrays over lanes; every lane loop is plain arithmetic that the
+// compiler vectorizes, and the few steps that need libm (normal tails, exp,
+// pow, the gamma sampler's rare rejections) call the scalar code of
+// distributions.hpp for just the lanes concerned, so that each draw gets the
+// bits evaluate_draw gives it. Three copies are compiled (baseline x86-64,
+// x86-64-v3, x86-64-v4) and picked at run time; no FMA contraction anywhere
+// (-ffp-contract=off), so the copies agree bit for bit.
+#include "spillmc/cpu_batch.hpp"
+
+#include <cmath>
+#include <cstring>
+
+namespace spillmc {
+namespace {
+
+using u64 = std::uint64_t;
+using u32 = std::uint32_t;
+using i64 = std::int64_t;
+
+// Lanes per step: two AVX-512 registers of doubles (16 gave 1.6x the speed
+// of 8 by overlapping the long division chains; 32 gained nothing more). Fixed
+// for every variant, so that the per-lane sums (and thus the bits) do not
+// depend on the instruction set.
+constexpr int W = 16;
+
+#define SPILLMC_AI inline __attribute__((always_inline))
+#define SPILLMC_LANES _Pragma("omp simd")
+
+constexpr u64 kLow32 = 0xffffffffull;
+constexpr i64 kAbsent = kNumInvalid;  // reason of a lane past the block's end
+
+// Philox4x32-10 as Random123 computes it, for draws first .. first+W-1 at one
+// counter slot, then DrawRng::uniform2's conversion. 32-bit words live in
+// 64-bit lanes so that the 32x32->64 products need no unpacking.
+SPILLMC_AI void uniform2_lanes(const DrawSpec& spec, u64 first, u32 slot, double u0[W],
+                               double u1[W]) {
+  u64 c0[W], c1[W], c2[W], c3[W];
+  SPILLMC_LANES
+  for (int j = 0; j < W; ++j) {
+    const u64 index = first + static_cast<u64>(j);
+    c0[j] = index & kLow32;
+    c1[j] = index >> 32;
+    c2[j] = spec.stream;
+    c3[j] = slot;
+  }
+  u32 k0 = static_cast<u32>(spec.seed), k1 = static_cast<u32>(spec.seed >> 32);
+  for (int round = 0; round < 10; ++round) {
+    SPILLMC_LANES
+    for (int j = 0; j < W; ++j) {
+      const u64 p0 = c0[j] * 0xD2511F53ull;
+      const u64 p1 = c2[j] * 0xCD9E8D57ull;
+      const u64 n0 = (p1 >> 32) ^ c1[j] ^ k0;
+      const u64 n2 = (p0 >> 32) ^ c3[j] ^ k1;
+      c0[j] = n0;
+      c1[j] = p1 & kLow32;
+      c2[j] = n2;
+      c3[j] = p0 & kLow32;
+    }
+    k0 += 0x9E3779B9u;
+    k1 += 0xBB67AE85u;
+  }
+  // (k + 1/2) 2^-52 for the top 52 bits k, via the bit pattern of 1 + k 2^-52:
+  // subtracting 1 and adding 2^-53 are exact, so this equals to_open_unit and
+  // avoids a 64-bit integer to double conversion, which AVX2 lacks.
+  u64 b0[W], b1[W];
+  SPILLMC_LANES
+  for (int j = 0; j < W; ++j) {
+    b0[j] = (((c1[j] << 32) | c0[j]) >> 12) | 0x3FF0000000000000ull;
+    b1[j] = (((c3[j] << 32) | c2[j]) >> 12) | 0x3FF0000000000000ull;
+  }
+  double d0[W], d1[W];
+  std::memcpy(d0, b0, sizeof d0);
+  std::memcpy(d1, b1, sizeof d1);
+  SPILLMC_LANES
+  for (int j = 0; j < W; ++j) {
+    u0[j] = (d0[j] - 1.0) + 0x1.0p-53;
+    u1[j] = (d1[j] - 1.0) + 0x1.0p-53;
+  }
+}
+
+// normal_quantile over lanes: the central rational function (85 % of draws)
+// for all lanes; then, if any lane is in a tail, libm's log for just those
+// lanes and both tail rational functions over all lanes, selected per lane.
+SPILLMC_AI void normal_quantile_lanes(const double p[W], double z[W]) {
+  i64 tail[W];
+  SPILLMC_LANES
+  for (int j = 0; j < W; ++j) {
+    const double q = p[j] - 0.5;
+    const double r = 0.180625 - q * q;
+    const double num = ((((((2.5090809287301226727e+3 * r + 3.3430575583588128105e+4) * r +
+                            6.7265770927008700853e+4) *
+                               r +
+                           4.5921953931549871457e+4) *
+                              r +
+                          1.3731693765509461125e+4) *
+                             r +
+                         1.9715909503065514427e+3) *
+                            r +
+                        1.3314166789178437745e+2) *
+                           r +
+                       3.3871328727963666080e+0;
+    const double den = ((((((5.2264952788528545610e+3 * r + 2.8729085735721942674e+4) * r +
+                            3.9307895800092710610e+4) *
+                               r +
+                           2.1213794301586595867e+4) *
+                              r +
+                          5.3941960214247511077e+3) *
+                             r +
+                         6.8718700749205790830e+2) *
+                            r +
+                        4.2313330701600911252e+1) *
+                           r +
+                       1.0;
+    z[j] = q * num / den;
+    tail[j] = std::fabs(q) <= 0.425 ? 0 : 1;
+  }
+  // Tail lanes listed without branches, so that their logs cost no mispredictions.
+  int list[W], n = 0;
+  for (int j = 0; j < W; ++j) {
+    list[n] = j;
+    n += static_cast<int>(tail[j]);
+  }
+  if (n == 0) return;
+  double lg[W];
+  SPILLMC_LANES
+  for (int j = 0; j < W; ++j) lg[j] = -1.0;  // keeps the sqrt below finite in central lanes
+  for (int i = 0; i < n; ++i) {
+    const int j = list[i];
+    lg[j] = std::log(p[j] - 0.5 < 0.0 ? p[j] : 1.0 - p[j]);
+  }
+  SPILLMC_LANES
+  for (int j = 0; j < W; ++j) {
+    const double q = p[j] - 0.5;
+    const double r = std::sqrt(-lg[j]);
+    // AS241's two tail branches differ only in offset and coefficients, so
+    // those are selected per lane and one rational function is evaluated:
+    // the same operations on the same values as whichever branch applies.
+    const bool near = r <= 5.0;
+    const double x = near ? r - 1.6 : r - 5.0;
+    const double a7 = near ? 7.74545014278341407640e-4 : 2.01033439929228813265e-7;
+    const double a6 = near ? 2.27238449892691845833e-2 : 2.71155556874348757815e-5;
+    const double a5 = near ? 2.41780725177450611770e-1 : 1.24266094738807843860e-3;
+    const double a4 = near ? 1.27045825245236838258e+0 : 2.65321895265761230930e-2;
+    const double a3 = near ? 3.64784832476320460504e+0 : 2.96560571828504891230e-1;
+    const double a2 = near ? 5.76949722146069140550e+0 : 1.78482653991729133580e+0;
+    const double a1 = near ? 4.63033784615654529590e+0 : 5.46378491116411436990e+0;
+    const double a0 = near ? 1.42343711074968357734e+0 : 6.65790464350110377720e+0;
+    const double b7 = near ? 1.05075007164441684324e-9 : 2.04426310338993978564e-15;
+    const double b6 = near ? 5.47593808499534494600e-4 : 1.42151175831644588870e-7;
+    const double b5 = near ? 1.51986665636164571966e-2 : 1.84631831751005468180e-5;
+    const double b4 = near ? 1.48103976427480074590e-1 : 7.86869131145613259100e-4;
+    const double b3 = near ? 6.89767334985100004550e-1 : 1.48753612908506148525e-2;
+    const double b2 = near ? 1.67638483018380384940e+0 : 1.36929880922735805310e-1;
+    const double b1 = near ? 2.05319162663775882187e+0 : 5.99832206555887937690e-1;
+    const double num =
+        ((((((a7 * x + a6) * x + a5) * x + a4) * x + a3) * x + a2) * x + a1) * x + a0;
+    const double den =
+        ((((((b7 * x + b6) * x + b5) * x + b4) * x + b3) * x + b2) * x + b1) * x + 1.0;
+    const double zt = num / den;
+    const double signed_zt = q < 0.0 ? -zt : zt;
+    z[j] = tail[j] != 0 ? signed_zt : z[j];
+  }
+}
+
+// gamma_variate over lanes. The first Marsaglia-Tsang candidate is tried for
+// every lane at once; lanes that reject it (about 2 % for shape 2) are
+// recomputed by the scalar sampler, which starts from the same counters and
+// so reaches the same decisions.
+SPILLMC_AI void gamma_lanes(double shape, const DrawSpec& spec, u64 first, u32 param, u32 sub,
+                            double x[W]) {
+  const bool boost = shape < 1.0;
+  const double k = boost ? shape + 1.0 : shape;
+  const double d = k - 1.0 / 3.0;
+  const double c = 1.0 / std::sqrt(9.0 * d);
+  double u1[W], u2[W], z[W];
+  uniform2_lanes(spec, first, extra_slot(param, sub, 0), u1, u2);
+  normal_quantile_lanes(u1, z);
+  i64 ok[W];
+  double v[W], z2[W];
+  SPILLMC_LANES
+  for (int j = 0; j < W; ++j) {
+    const double t = 1.0 + c * z[j];
+    v[j] = t * t * t;
+    z2[j] = z[j] * z[j];
+    // 2: t <= 0, the scalar loop's `continue`; 0: the squeeze failed.
+    ok[j] = t <= 0.0 ? 2 : (u2[j] < 1.0 - 0.0331 * z2[j] * z2[j] ? 1 : 0);
+    x[j] = d * v[j];
+  }
+  // The exact test for the candidates the squeeze left (about 1 in 10 for
+  // shape 2), with the scalar sampler's logarithms.
+  for (int j = 0; j < W; ++j)
+    if (ok[j] == 0)
+      ok[j] = std::log(u2[j]) < 0.5 * z2[j] + d - d * v[j] + d * std::log(v[j]) ? 1 : 2;
+  if (boost) {
+    double ub[W], unused[W];
+    uniform2_lanes(spec, first, extra_slot(param, sub, 0xffffu), ub, unused);
+    const double inv = 1.0 / shape;
+    for (int j = 0; j < W; ++j)
+      if (ok[j] == 1) x[j] *= std::pow(ub[j], inv);
+  }
+  for (int j = 0; j < W; ++j)
+    if (ok[j] != 1) {
+      const DrawRng rng{spec.seed, first + static_cast<u64>(j), spec.stream};
+      x[j] = gamma_variate(shape, rng, param, sub);
+    }
+}
+
+// sample() over lanes; the distribution's kind is decided once per step.
+SPILLMC_AI void sample_lanes(const Dist& dist, const double u[W], const DrawSpec& spec, u64 first,
+                             u32 param, double x[W]) {
+  switch (dist.kind) {
+    case DistKind::fixed:
+      for (int j = 0; j < W; ++j) x[j] = dist.p0;
+      return;
+    case DistKind::uniform: {
+      const double lo = dist.p0, width = dist.p1 - dist.p0;
+      SPILLMC_LANES
+      for (int j = 0; j < W; ++j) x[j] = lo + u[j] * width;
+      return;
+    }
+    case DistKind::normal: {
+      double z[W];
+      normal_quantile_lanes(u, z);
+      SPILLMC_LANES
+      for (int j = 0; j < W; ++j) x[j] = dist.p0 + dist.p1 * z[j];
+      return;
+    }
+    case DistKind::truncnormal: {
+      // Without valid per-run constants the scalar sampler recomputes them.
+      if (!dist.has_derived || dist.d0 != dist.d0 || dist.d1 != dist.d1) break;
+      const double lo = (dist.p2 - dist.p0) / dist.p1, hi = (dist.p3 - dist.p0) / dist.p1;
+      const bool flip = lo > 0.0;
+      const double a = flip ? -hi : lo, b = flip ? -lo : hi;
+      const double pa = dist.d0, pb = dist.d1;
+      double z[W];
+      if (pb > pa) {
+        double p[W];
+        SPILLMC_LANES
+        for (int j = 0; j < W; ++j) p[j] = pa + u[j] * (pb - pa);
+        normal_quantile_lanes(p, z);
+      } else {
+        SPILLMC_LANES
+        for (int j = 0; j < W; ++j) z[j] = a + u[j] * (b - a);
+      }
+      SPILLMC_LANES
+      for (int j = 0; j < W; ++j) {
+        double t = z[j] < a ? a : (z[j] > b ? b : z[j]);
+        t = flip ? -t : t;
+        const double y = dist.p0 + dist.p1 * t;
+        x[j] = y < dist.p2 ? dist.p2 : (y > dist.p3 ? dist.p3 : y);
+      }
+      return;
+    }
+    case DistKind::lognormal: {
+      double z[W];
+      normal_quantile_lanes(u, z);
+      SPILLMC_LANES
+      for (int j = 0; j < W; ++j) z[j] = dist.p0 + dist.p1 * z[j];
+      for (int j = 0; j < W; ++j) x[j] = std::exp(z[j]);
+      return;
+    }
+    case DistKind::triangular: {
+      const double lo = dist.p0, mode = dist.p1, hi = dist.p2;
+      const double f = (mode - lo) / (hi - lo);
+      SPILLMC_LANES
+      for (int j = 0; j < W; ++j) {
+        // One square root per lane: the branch's argument is selected first.
+        const bool left = u[j] < f;
+        const double arg =
+            left ? u[j] * (hi - lo) * (mode - lo) : (1.0 - u[j]) * (hi - lo) * (hi - mode);
+        const double s = std::sqrt(arg);
+        x[j] = left ? lo + s : hi - s;
+      }
+      return;
+    }
+    case DistKind::beta: {
+      double g0[W], g1[W];
+      gamma_lanes(dist.p0, spec, first, param, 0, g0);
+      gamma_lanes(dist.p1, spec, first, param, 1, g1);
+      const double lo = dist.p2, width = dist.p3 - dist.p2;
+      SPILLMC_LANES
+      for (int j = 0; j < W; ++j) x[j] = lo + width * (g0[j] / (g0[j] + g1[j]));
+      return;
+    }
+  }
+  for (int j = 0; j < W; ++j) {
+    const DrawRng rng{spec.seed, first + static_cast<u64>(j), spec.stream};
+    x[j] = sample(dist, u[j], rng, param);
+  }
+}
+
+// Everything evaluate_draw yields for W draws, by field and lane.
+struct Chunk {
+  double v[kNumFields][W];
+  i64 reason[W];  // -1 valid, else InvalidReason; kAbsent past the block's end
+  i64 crit[W];    // A2_crit defined
+  i64 regime2[W], regime_up[W];
+  i64 event[kNumEvents][W];
+};
+
+// stackelberg_regime as a chain of selects (later ones take precedence), which
+// the vectorizer's if-conversion handles where nested conditionals defeat it.
+SPILLMC_AI i64 regime_of(double m1, double m2) {
+  const double two_m1 = 2.0 * m1;
+  i64 inner = R_leader_monopoly;
+  inner = m1 < 2.0 * m2 ? i64{R_limit_output} : inner;
+  inner = two_m1 < 3.0 * m2 ? i64{R_both_active} : inner;
+  inner = two_m1 <= m2 ? i64{R_follower_monopoly} : inner;
+  const i64 outer = m1 > 0.0 ? R_leader_monopoly : R_nobody;
+  return m2 > 0.0 ? inner : outer;
+}
+
+struct Game {
+  double q1, q2, pi1, pi2;
+  i64 regime;
+};
+
+// stackelberg_constrained / stackelberg_paper, same operations in the same order.
+template <bool Paper>
+SPILLMC_AI Game game(double m1, double m2, double b) {
+  const i64 r = regime_of(m1, m2);
+  const double l = 2.0 * m1 - m2;
+  const double f = 3.0 * m2 - 2.0 * m1;
+  Game g;
+  g.regime = r;
+  if (Paper) {
+    g.q1 = l / (2.0 * b);
+    g.q2 = f / (4.0 * b);
+    g.pi1 = l * l / (8.0 * b);
+    g.pi2 = f * f / (16.0 * b);
+  } else {
+    const bool r0 = r == R_both_active, r1 = r == R_limit_output;
+    const bool r2 = r == R_leader_monopoly, r3 = r == R_follower_monopoly;
+    // One regime holds, so the order of these selects does not matter.
+    double q1 = 0.0, q2 = 0.0, pi1 = 0.0, pi2 = 0.0;
+    q1 = r2 ? 0.5 * m1 : q1;
+    q1 = r1 ? m2 : q1;
+    q1 = r0 ? 0.5 * l : q1;
+    q2 = r3 ? 0.5 * m2 : q2;
+    q2 = r0 ? 0.25 * f : q2;
+    pi1 = r2 ? 0.25 * (m1 * m1) : pi1;
+    pi1 = r1 ? (m1 - m2) * m2 : pi1;
+    pi1 = r0 ? 0.125 * (l * l) : pi1;
+    pi2 = r3 ? 0.25 * (m2 * m2) : pi2;
+    pi2 = r0 ? 0.0625 * (f * f) : pi2;
+    g.q1 = q1 / b;
+    g.q2 = q2 / b;
+    g.pi1 = pi1 / b;
+    g.pi2 = pi2 / b;
+  }
+  return g;
+}
+
+// evaluate_model, check_params and outputs_finite over lanes.
+template <bool Paper>
+SPILLMC_AI void model_lanes(Chunk& c) {
+  SPILLMC_LANES
+  for (int j = 0; j < W; ++j) {
+    const double a = c.v[F_a][j], b = c.v[F_b][j], cost = c.v[F_c][j];
+    const double A1 = c.v[F_A1][j], A2 = c.v[F_A2][j], A2p = c.v[F_A2p][j];
+    const double d = a - cost;
+    const double m11 = d + A1;
+    const double q11 = (Paper || m11 > 0.0 ? m11 : 0.0) / (2.0 * b);
+    const double pi11 = Paper ? m11 * m11 / (4.0 * b) : b * q11 * q11;
+    c.v[F_q11][j] = q11;
+    c.v[F_p11][j] = a - b * q11 + A1;
+    c.v[F_pi11][j] = pi11;
+
+    const double m1 = d + A2;
+    const Game s = game<Paper>(m1, m11, b);
+    const Game up = game<Paper>(m1, d + A2p, b);
+    const double Q = s.q1 + s.q2;
+    c.v[F_q12][j] = s.q1;
+    c.v[F_q22][j] = s.q2;
+    c.v[F_p12][j] = a - b * Q + A2;
+    c.v[F_p22][j] = a - b * Q + A1;
+    c.v[F_pi12][j] = s.pi1;
+    c.v[F_pi22][j] = s.pi2;
+    const double Qu = up.q1 + up.q2;
+    c.v[F_q12_up][j] = up.q1;
+    c.v[F_q22_up][j] = up.q2;
+    c.v[F_p12_up][j] = a - b * Qu + A2;
+    c.v[F_p22_up][j] = a - b * Qu + A2p;
+    c.v[F_pi12_up][j] = up.pi1;
+    c.v[F_pi22_up][j] = up.pi2;
+    const double gain = up.pi2 - s.pi2;
+    c.v[F_upgrade_gain][j] = gain;
+    c.v[F_leader_loss_up][j] = s.pi1 - up.pi1;
+    c.v[F_A2p_entry][j] = (2.0 * A2 - d) / 3.0;
+    c.v[F_A2_crit][j] = a2_critical(d, A1);
+    c.crit[j] = m11 > 0.0 ? 1 : 0;
+
+    c.regime2[j] = s.regime;
+    c.regime_up[j] = up.regime;
+    c.event[E_leader_gains][j] = s.pi1 >= pi11 ? 1 : 0;
+    c.event[E_spillover_condition][j] = 3.0 * A1 > 2.0 * A2 ? 1 : 0;
+    c.event[E_follower_active][j] = s.q2 > 0.0 ? 1 : 0;
+    c.event[E_follower_active_up][j] = up.q2 > 0.0 ? 1 : 0;
+    c.event[E_upgrade_gain_positive][j] = gain > 0.0 ? 1 : 0;
+
+    // x - x is 0 for finite x, NaN otherwise (is_finite), summed without branches.
+    const double par = (a - a) + (b - b) + (cost - cost) + (A1 - A1) + (A2 - A2) + (A2p - A2p);
+    const bool finite_params = par == 0.0;
+    // NaN iff an output is not finite, as in outputs_finite (whose order of
+    // summation cannot matter: the terms are zeros or NaN). Written out so
+    // that the lane loop stays a single vectorizable body.
+    double probe = 0.0;
+    probe += q11 * 0.0 + pi11 * 0.0 + c.v[F_p11][j] * 0.0;
+    probe += s.q1 * 0.0 + s.q2 * 0.0 + s.pi1 * 0.0 + s.pi2 * 0.0;
+    probe += c.v[F_p12][j] * 0.0 + c.v[F_p22][j] * 0.0;
+    probe += up.q1 * 0.0 + up.q2 * 0.0 + up.pi1 * 0.0 + up.pi2 * 0.0;
+    probe += c.v[F_p12_up][j] * 0.0 + c.v[F_p22_up][j] * 0.0;
+    probe += gain * 0.0 + c.v[F_leader_loss_up][j] * 0.0;
+    probe += c.v[F_A2p_entry][j] * 0.0 + c.v[F_A2_crit][j] * 0.0;
+    i64 reason = I_nonfinite_output;
+    reason = probe == 0.0 ? -1 : reason;
+    reason = b > 0.0 ? reason : i64{I_b_nonpositive};
+    reason = finite_params ? reason : i64{I_nonfinite_parameter};
+    c.reason[j] = reason;
+  }
+}
+
+// Draws first .. first+W-1 into c; lanes from `present` on are marked absent.
+SPILLMC_AI void evaluate_chunk(const DrawSpec& spec, u64 first, int present, Chunk& c) {
+  double u[kNumSlots][W];
+  for (int pair = 0; pair < kNumSlots / 2; ++pair) {
+    const bool needed = spec.dist[2 * pair].kind != DistKind::fixed ||
+                        spec.dist[2 * pair + 1].kind != DistKind::fixed;
+    if (needed) {
+      uniform2_lanes(spec, first, primary_slot(static_cast<u32>(pair)), u[2 * pair],
+                     u[2 * pair + 1]);
+    } else {
+      for (int j = 0; j < W; ++j) u[2 * pair][j] = u[2 * pair + 1][j] = 0.5;
+    }
+  }
+  for (int s = 0; s < kNumSlots; ++s)
+    sample_lanes(spec.dist[s], u[s], spec, first, static_cast<u32>(s), c.v[F_a + s]);
+  if (spec.a2_is_gap) {
+    SPILLMC_LANES
+    for (int j = 0; j < W; ++j) c.v[F_A2][j] = c.v[F_A1][j] + c.v[F_A2][j];
+  }
+  if (spec.a2p_is_theta) {
+    SPILLMC_LANES
+    for (int j = 0; j < W; ++j)
+      c.v[F_A2p][j] = c.v[F_A1][j] + c.v[F_A2p][j] * (c.v[F_A2][j] - c.v[F_A1][j]);
+  }
+  if (spec.mode == ModelMode::paper)
+    model_lanes<true>(c);
+  else
+    model_lanes<false>(c);
+  for (int j = present; j < W; ++j) c.reason[j] = kAbsent;
+}
+
+// Per-lane block accumulators: shifted sums as in accumulate_block, lane j
+// taking draws j, j + W, ...
+struct LaneSums {
+  double s1[kNumFields][W], s2[kNumFields][W], lo[kNumFields][W], hi[kNumFields][W];
+  i64 valid[W], crit[W], invalid[kNumInvalid][W], event[kNumEvents][W];
+  i64 regime2[kNumRegimes][W], regime_up[kNumRegimes][W];
+};
+
+SPILLMC_AI void add_field(LaneSums& acc, int f, const double x[W], const i64 ok[W], double shift) {
+  SPILLMC_LANES
+  for (int j = 0; j < W; ++j) {
+    const bool use = ok[j] != 0;
+    const double y = use ? x[j] - shift : 0.0;  // invalid lanes may hold NaN
+    acc.s1[f][j] += y;
+    acc.s2[f][j] += y * y;
+    acc.lo[f][j] = use && x[j] < acc.lo[f][j] ? x[j] : acc.lo[f][j];
+    acc.hi[f][j] = use && x[j] > acc.hi[f][j] ? x[j] : acc.hi[f][j];
+  }
+}
+
+SPILLMC_AI void add_chunk(LaneSums& acc, const Chunk& c, const double shift[kNumFields]) {
+  i64 ok[W], ok_crit[W];
+  SPILLMC_LANES
+  for (int j = 0; j < W; ++j) {
+    ok[j] = c.reason[j] < 0 ? 1 : 0;
+    ok_crit[j] = ok[j] & c.crit[j];
+    acc.valid[j] += ok[j];
+    acc.crit[j] += ok_crit[j];
+    for (int r = 0; r < kNumInvalid; ++r) acc.invalid[r][j] += c.reason[j] == r ? 1 : 0;
+    for (int e = 0; e < kNumEvents; ++e) acc.event[e][j] += ok[j] & c.event[e][j];
+    for (int r = 0; r < kNumRegimes; ++r) {
+      acc.regime2[r][j] += ok[j] & (c.regime2[j] == r ? 1 : 0);
+      acc.regime_up[r][j] += ok[j] & (c.regime_up[j] == r ? 1 : 0);
+    }
+  }
+  for (int f = 0; f < kNumAlwaysFields; ++f) add_field(acc, f, c.v[f], ok, shift[f]);
+  add_field(acc, F_A2_crit, c.v[F_A2_crit], ok_crit, shift[F_A2_crit]);
+}
+
+// Extreme over lanes. The scalar loop keeps the first of equal values, which
+// matters only for +0 vs -0; if lanes disagree there, the caller falls back.
+SPILLMC_AI bool combine_extreme(const double v[W], bool is_min, double& out) {
+  double m = v[0];
+  for (int j = 1; j < W; ++j) m = (is_min ? v[j] < m : v[j] > m) ? v[j] : m;
+  for (int j = 0; j < W; ++j)
+    if (v[j] == m && std::signbit(v[j]) != std::signbit(m)) return false;
+  out = m;
+  return true;
+}
+
+// Block body; false if the extremes are ambiguous (see combine_extreme).
+SPILLMC_AI bool block_body(const DrawSpec& spec, u64 first, u64 len, const double* shift,
+                           Tally& t) {
+  LaneSums acc;
+  std::memset(&acc, 0, sizeof acc);
+  for (int f = 0; f < kNumFields; ++f)
+    for (int j = 0; j < W; ++j) acc.lo[f][j] = INFINITY, acc.hi[f][j] = -INFINITY;
+  Chunk c;
+  for (u64 i = 0; i < len; i += W) {
+    const u64 rest = len - i;
+    evaluate_chunk(spec, first + i, rest < W ? static_cast<int>(rest) : W, c);
+    add_chunk(acc, c, shift);
+  }
+  // Lanes combined in lane order: fixed, so the bits do not depend on the variant.
+  t = Tally{};
+  t.draws = len;
+  u64 crit_n = 0;
+  for (int j = 0; j < W; ++j) {
+    t.valid += static_cast<u64>(acc.valid[j]);
+    crit_n += static_cast<u64>(acc.crit[j]);
+    for (int r = 0; r < kNumInvalid; ++r) t.invalid[r] += static_cast<u64>(acc.invalid[r][j]);
+    for (int e = 0; e < kNumEvents; ++e) t.events[e] += static_cast<u64>(acc.event[e][j]);
+    for (int r = 0; r < kNumRegimes; ++r) {
+      t.regime2[r] += static_cast<u64>(acc.regime2[r][j]);
+      t.regime_up[r] += static_cast<u64>(acc.regime_up[r][j]);
+    }
+  }
+  t.a2crit_undefined = t.valid - crit_n;
+  for (int f = 0; f < kNumFields; ++f) {
+    ShiftedSums s;
+    s.n = f == F_A2_crit ? crit_n : t.valid;
+    s.shift = shift[f];
+    for (int j = 0; j < W; ++j) s.s1 += acc.s1[f][j], s.s2 += acc.s2[f][j];
+    if (!combine_extreme(acc.lo[f], true, s.min) || !combine_extreme(acc.hi[f], false, s.max))
+      return false;
+    t.field[f] = s.moments();
+  }
+  return true;
+}
+
+SPILLMC_AI void draws_body(const DrawSpec& spec, u64 first, u64 n, Outcome* out, int* reason) {
+  Chunk c;
+  for (u64 i = 0; i < n; i += W) {
+    const u64 rest = n - i;
+    const int present = rest < W ? static_cast<int>(rest) : W;
+    evaluate_chunk(spec, first + i, present, c);
+    for (int j = 0; j < present; ++j) {
+      Outcome& o = out[i + static_cast<u64>(j)];
+      for (int f = 0; f < kNumFields; ++f) o.v[f] = c.v[f][j];
+      o.regime2 = static_cast<int>(c.regime2[j]);
+      o.regime_up = static_cast<int>(c.regime_up[j]);
+      o.a2crit_defined = c.crit[j] != 0;
+      for (int e = 0; e < kNumEvents; ++e) o.event[e] = c.event[e][j] != 0;
+      reason[i + static_cast<u64>(j)] = static_cast<int>(c.reason[j]);
+    }
+  }
+}
+
+// One copy per instruction set; flatten inlines the whole body (and the scalar
+// fallbacks) into each, so each is compiled for its target.
+#define SPILLMC_BATCH_VARIANT(name, attrs)                                                   \
+  attrs __attribute__((flatten)) bool block_##name(const DrawSpec& spec, u64 first, u64 len, \
+                                                   const double* shift, Tally& t) {          \
+    return block_body(spec, first, len, shift, t);                                           \
+  }                                                                                          \
+  attrs __attribute__((flatten)) void draws_##name(const DrawSpec& spec, u64 first, u64 n,   \
+                                                   Outcome* out, int* reason) {              \
+    draws_body(spec, first, n, out, reason);                                                 \
+  }
+
+SPILLMC_BATCH_VARIANT(generic, )
+#if defined(__x86_64__) && defined(__GNUC__)
+#define SPILLMC_BATCH_X86 1
+SPILLMC_BATCH_VARIANT(avx2, __attribute__((target("arch=x86-64-v3"))))
+SPILLMC_BATCH_VARIANT(avx512, __attribute__((target("arch=x86-64-v4,prefer-vector-width=512"))))
+#endif
+
+BatchIsa resolve(BatchIsa isa) {
+  if (isa != BatchIsa::best) return isa;
+#ifdef SPILLMC_BATCH_X86
+  if (__builtin_cpu_supports("x86-64-v4")) return BatchIsa::avx512;
+  if (__builtin_cpu_supports("x86-64-v3")) return BatchIsa::avx2;
+#endif
+  return BatchIsa::generic;
+}
+
+}  // namespace
+
+bool batch_isa_supported(BatchIsa isa) {
+  switch (isa) {
+    case BatchIsa::best:
+    case BatchIsa::generic:
+      return true;
+#ifdef SPILLMC_BATCH_X86
+    case BatchIsa::avx2:
+      return __builtin_cpu_supports("x86-64-v3");
+    case BatchIsa::avx512:
+      return __builtin_cpu_supports("x86-64-v4");
+#else
+    default:
+      return false;
+#endif
+  }
+  return false;
+}
+
+const char* batch_isa_name(BatchIsa isa) {
+  switch (resolve(isa)) {
+    case BatchIsa::avx2:
+      return "x86-64-v3";
+    case BatchIsa::avx512:
+      return "x86-64-v4";
+    default:
+      return "generic";
+  }
+}
+
+Tally accumulate_block_batched(const DrawSpec& spec, std::uint64_t total_draws, std::uint64_t k,
+                               BatchIsa isa) {
+  const u64 first = k * kBlockDraws;
+  const u64 len = block_length(total_draws, k);
+  double shift[kNumFields];
+  block_shift(spec, first, len, shift);
+  Tally t;
+  bool ok = false;
+  switch (resolve(isa)) {
+#ifdef SPILLMC_BATCH_X86
+    case BatchIsa::avx512:
+      ok = block_avx512(spec, first, len, shift, t);
+      break;
+    case BatchIsa::avx2:
+      ok = block_avx2(spec, first, len, shift, t);
+      break;
+#endif
+    default:
+      ok = block_generic(spec, first, len, shift, t);
+      break;
+  }
+  // Signed zeros tied for an extreme (never in practice): the sequential
+  // order decides which one the scalar path reports, so use the scalar path.
+  return ok ? t : accumulate_block(spec, total_draws, k);
+}
+
+void evaluate_draws_batched(const DrawSpec& spec, std::uint64_t first, std::uint64_t n,
+                            Outcome* out, int* reason, BatchIsa isa) {
+  switch (resolve(isa)) {
+#ifdef SPILLMC_BATCH_X86
+    case BatchIsa::avx512:
+      draws_avx512(spec, first, n, out, reason);
+      return;
+    case BatchIsa::avx2:
+      draws_avx2(spec, first, n, out, reason);
+      return;
+#endif
+    default:
+      draws_generic(spec, first, n, out, reason);
+      return;
+  }
+}
+
+}  // namespace spillmc

@@ -1,0 +1,341 @@
+// The batched CPU path against the scalar one: every draw bit for bit, block
+// partials (exact counts and extremes, moments to rounding), and the same bits
+// from every instruction-set variant. SPILLMC_BATCH_TIMING=1 also times both
+// paths on the baseline config (single thread, medians).
+#include "spillmc/cpu_batch.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "spillmc/config.hpp"
+
+using namespace spillmc;
+
+namespace {
+
+const BatchIsa kIsas[] = {BatchIsa::generic, BatchIsa::avx2, BatchIsa::avx512};
+
+DrawSpec baseline_spec() {
+  return load_config(std::string(SPILLMC_SOURCE_DIR) + "/configs/baseline.yaml").draw_spec();
+}
+
+Dist dist(DistKind k, double p0, double p1 = 0, double p2 = 0, double p3 = 0) {
+  Dist d;
+  d.kind = k;
+  d.p0 = p0, d.p1 = p1, d.p2 = p2, d.p3 = p3;
+  return prepared(d);
+}
+
+// Normal b (some b <= 0), normal tails (AS241's r > 5 branch via truncnormal
+// far in the tail), beta with shapes below and above 1.
+DrawSpec spec_wide() {
+  DrawSpec s;
+  s.seed = 11;
+  s.dist[S_a] = dist(DistKind::uniform, 2, 14);
+  s.dist[S_b] = dist(DistKind::normal, 0.6, 0.5);
+  s.dist[S_c] = dist(DistKind::truncnormal, 0, 1, -12, -10);
+  s.dist[S_A1] = dist(DistKind::normal, 0, 3);
+  s.dist[S_A2] = dist(DistKind::beta, 0.3, 0.5, -2, 6);
+  s.dist[S_A2p] = dist(DistKind::beta, 2.5, 0.7, 0, 1);
+  s.a2p_is_theta = true;
+  return s;
+}
+
+// truncnormal: above the mean (flipped), so far out that Phi cannot separate
+// the bounds (uniform fallback), without per-run constants; lognormal; beta
+// with both shapes below 1; a fixed pair (no primary Philox call).
+DrawSpec spec_tails() {
+  DrawSpec s;
+  s.seed = 0x123456789abcdefull;
+  s.stream = 7;
+  s.dist[S_a] = dist(DistKind::truncnormal, 10, 2, 19, 40);
+  s.dist[S_b] = dist(DistKind::truncnormal, 0, 0.01, 0.4, 0.5);  // 40 to 50 sd out
+  s.dist[S_c] = dist(DistKind::truncnormal, 2, 0.5, 1, 3);
+  s.dist[S_c].has_derived = false;
+  s.dist[S_A1] = dist(DistKind::lognormal, 0, 1.5);
+  s.dist[S_A2] = dist(DistKind::beta, 0.2, 0.9, 0, 4);
+  s.dist[S_A2p] = dist(DistKind::triangular, 0, 0.2, 3);
+  s.a2_is_gap = true;
+  return s;
+}
+
+// Paper mode; a fixed pair; overflowing parameters (lognormal) and outputs.
+DrawSpec spec_paper_overflow() {
+  DrawSpec s;
+  s.seed = 5;
+  s.mode = ModelMode::paper;
+  s.dist[S_a] = dist(DistKind::fixed, 10);
+  s.dist[S_b] = dist(DistKind::lognormal, 0, 150);  // outputs up to overflow
+  s.dist[S_c] = dist(DistKind::uniform, -1e8, 1e8);
+  s.dist[S_A1] = dist(DistKind::lognormal, 0, 290);  // overflows beyond 2.45 sd
+  s.dist[S_A2] = dist(DistKind::triangular, -3, 5, 6);
+  s.dist[S_A2p] = dist(DistKind::beta, 1, 1, 0, 1);
+  s.a2_is_gap = true;
+  s.a2p_is_theta = true;
+  return s;
+}
+
+// Constrained mode reaching every regime.
+DrawSpec spec_regimes() {
+  DrawSpec s;
+  s.seed = 99;
+  s.dist[S_a] = dist(DistKind::uniform, -5, 15);
+  s.dist[S_b] = dist(DistKind::lognormal, 0, 0.5);
+  s.dist[S_c] = dist(DistKind::normal, 2, 3);
+  s.dist[S_A1] = dist(DistKind::triangular, -4, 1, 4);
+  s.dist[S_A2] = dist(DistKind::uniform, -8, 8);
+  s.dist[S_A2p] = dist(DistKind::normal, 0, 4);
+  return s;
+}
+
+struct Named {
+  const char* name;
+  DrawSpec spec;
+};
+
+std::vector<Named> all_specs() {
+  return {{"baseline", baseline_spec()},
+          {"wide", spec_wide()},
+          {"tails", spec_tails()},
+          {"paper_overflow", spec_paper_overflow()},
+          {"regimes", spec_regimes()}};
+}
+
+bool same(double a, double b) {
+  return (a != a && b != b) || std::memcmp(&a, &b, sizeof a) == 0;
+}
+
+bool same_tally(const Tally& a, const Tally& b) {
+  return std::memcmp(&a, &b, sizeof(Tally)) == 0;
+}
+
+// Every draw of [first, first + n) against evaluate_draw; returns the reasons seen.
+void expect_draws_identical(const DrawSpec& spec, BatchIsa isa, std::uint64_t first,
+                            std::uint64_t n, const char* name, std::uint64_t seen[4]) {
+  std::vector<Outcome> out(n);
+  std::vector<int> reason(n);
+  evaluate_draws_batched(spec, first, n, out.data(), reason.data(), isa);
+  int failures = 0;
+  for (std::uint64_t i = 0; i < n && failures < 5; ++i) {
+    Outcome o;
+    const int r = evaluate_draw(spec, first + i, o);
+    ++seen[r + 1];
+    const Outcome& b = out[i];
+    bool ok = r == reason[i];
+    for (int f = 0; f < kNumParams; ++f) ok = ok && same(o.v[f], b.v[f]);
+    if (ok && (r < 0 || r == I_nonfinite_output)) {
+      for (int f = kNumParams; f < kNumFields; ++f) ok = ok && same(o.v[f], b.v[f]);
+      ok = ok && o.regime2 == b.regime2 && o.regime_up == b.regime_up &&
+           o.a2crit_defined == b.a2crit_defined;
+      for (int e = 0; e < kNumEvents; ++e) ok = ok && o.event[e] == b.event[e];
+    }
+    if (!ok) {
+      ++failures;
+      ADD_FAILURE() << name << " isa " << static_cast<int>(isa) << ": draw " << first + i
+                    << " differs (reason " << r << " vs " << reason[i] << ")";
+    }
+  }
+}
+
+// Exact (long double, two-pass) m2 of one field over a block's valid draws.
+long double exact_m2(const DrawSpec& spec, std::uint64_t total, std::uint64_t k, int f) {
+  std::vector<long double> x;
+  for (std::uint64_t i = 0; i < block_length(total, k); ++i) {
+    Outcome o;
+    if (evaluate_draw(spec, k * kBlockDraws + i, o) < 0 && (f != F_A2_crit || o.a2crit_defined))
+      x.push_back(o.v[f]);
+  }
+  long double mean = 0, m2 = 0;
+  for (long double v : x) mean += v;
+  mean /= static_cast<long double>(x.size());
+  for (long double v : x) m2 += (v - mean) * (v - mean);
+  return m2;
+}
+
+// Moments to rounding. m2 comes from shifted sums (s2 - s1 d), which cancel
+// when a block's shift lies far out; where the two paths then differ by more
+// than 1e-12, the batched m2 must be no further from the exact value than the
+// scalar one is (plus 1e-12).
+void expect_moments_close(const Moments& a, const Moments& b, const std::string& what,
+                          const DrawSpec& spec, std::uint64_t total, std::uint64_t k, int f) {
+  ASSERT_EQ(a.n, b.n) << what;
+  EXPECT_TRUE(same(a.min, b.min)) << what << " min " << a.min << " vs " << b.min;
+  EXPECT_TRUE(same(a.max, b.max)) << what << " max " << a.max << " vs " << b.max;
+  if (a.n == 0) return;
+  // Sums that overflow (the overflow specs) do so on both paths.
+  if (!std::isfinite(a.value()) || !std::isfinite(b.value()) || !std::isfinite(a.m2) ||
+      !std::isfinite(b.m2)) {
+    EXPECT_EQ(std::isfinite(a.value()), std::isfinite(b.value())) << what << " mean";
+    EXPECT_EQ(std::isfinite(a.m2), std::isfinite(b.m2)) << what << " m2";
+    return;
+  }
+  const double spread = a.max - a.min;
+  const double va = a.value(), vb = b.value();
+  EXPECT_LE(std::fabs(va - vb), 1e-12 * std::max(std::fabs(va), spread)) << what << " mean";
+  const double tol = 1e-12 * std::max(a.m2, 1e-300) + 1e-300;
+  if (std::fabs(a.m2 - b.m2) <= tol) return;
+  const long double exact = exact_m2(spec, total, k, f);
+  const long double err_scalar = std::fabs(static_cast<long double>(a.m2) - exact);
+  const long double err_batched = std::fabs(static_cast<long double>(b.m2) - exact);
+  EXPECT_LE(err_batched, err_scalar + tol) << what << " m2 " << a.m2 << " vs " << b.m2;
+  std::printf("%s: m2 differs by %.2g relative; error vs exact: scalar %.2Lg, batched %.2Lg\n",
+              what.c_str(), std::fabs(a.m2 - b.m2) / a.m2, err_scalar / exact, err_batched / exact);
+}
+
+void expect_block_matches(const Tally& ref, const Tally& t, const std::string& what,
+                          const DrawSpec& spec, std::uint64_t total, std::uint64_t k) {
+  EXPECT_EQ(ref.draws, t.draws) << what;
+  EXPECT_EQ(ref.valid, t.valid) << what;
+  EXPECT_EQ(ref.a2crit_undefined, t.a2crit_undefined) << what;
+  for (int i = 0; i < kNumInvalid; ++i) EXPECT_EQ(ref.invalid[i], t.invalid[i]) << what;
+  for (int e = 0; e < kNumEvents; ++e) EXPECT_EQ(ref.events[e], t.events[e]) << what;
+  for (int r = 0; r < kNumRegimes; ++r) {
+    EXPECT_EQ(ref.regime2[r], t.regime2[r]) << what;
+    EXPECT_EQ(ref.regime_up[r], t.regime_up[r]) << what;
+  }
+  for (int f = 0; f < kNumFields; ++f)
+    expect_moments_close(ref.field[f], t.field[f], what + " field " + kFieldNames[f], spec, total,
+                         k, f);
+}
+
+}  // namespace
+
+TEST(CpuBatch, PhiloxAndUniformsMatchDrawRng) {
+  // Uniform draws of all six slots are the parameters themselves.
+  DrawSpec s;
+  s.seed = 0xfedcba9876543210ull;
+  s.stream = 0xdeadbeef;
+  for (int k = 0; k < kNumSlots; ++k) s.dist[k] = dist(DistKind::uniform, 0, 1);
+  const std::uint64_t first = (1ull << 32) - 13;  // index crosses into the high word
+  const std::uint64_t n = 64;
+  std::vector<Outcome> out(n);
+  std::vector<int> reason(n);
+  for (BatchIsa isa : kIsas) {
+    if (!batch_isa_supported(isa)) continue;
+    evaluate_draws_batched(s, first, n, out.data(), reason.data(), isa);
+    for (std::uint64_t i = 0; i < n; ++i) {
+      const DrawRng rng{s.seed, first + i, s.stream};
+      for (std::uint32_t pair = 0; pair < 3; ++pair) {
+        double u0, u1;
+        rng.uniform2(pair, u0, u1);
+        ASSERT_TRUE(same(u0, out[i].v[2 * pair])) << i;
+        ASSERT_TRUE(same(u1, out[i].v[2 * pair + 1])) << i;
+      }
+    }
+  }
+}
+
+TEST(CpuBatch, EveryDrawIdenticalToScalar) {
+  for (const Named& s : all_specs()) {
+    for (BatchIsa isa : kIsas) {
+      if (!batch_isa_supported(isa)) continue;
+      std::uint64_t seen[4] = {};
+      expect_draws_identical(s.spec, isa, 0, 100003, s.name, seen);
+      expect_draws_identical(s.spec, isa, 0xffffffffull - 40, 100, s.name, seen);
+      if (isa == BatchIsa::generic)
+        std::printf(
+            "%-15s valid %llu, nonfinite_parameter %llu, b_nonpositive %llu, "
+            "nonfinite_output %llu\n",
+            s.name, static_cast<unsigned long long>(seen[0]),
+            static_cast<unsigned long long>(seen[1]), static_cast<unsigned long long>(seen[2]),
+            static_cast<unsigned long long>(seen[3]));
+    }
+  }
+}
+
+TEST(CpuBatch, SpecsReachTheCasesTheyAreFor) {
+  // The per-draw test is only as good as the cases its specs produce.
+  std::uint64_t counts[5][4] = {};
+  std::vector<Named> specs = all_specs();
+  for (std::size_t k = 0; k < specs.size(); ++k)
+    for (std::uint64_t i = 0; i < 20000; ++i) {
+      Outcome o;
+      ++counts[k][evaluate_draw(specs[k].spec, i, o) + 1];
+    }
+  EXPECT_GT(counts[1][1 + I_b_nonpositive], 100u);        // wide
+  EXPECT_GT(counts[3][1 + I_nonfinite_parameter], 100u);  // paper_overflow
+  EXPECT_GT(counts[3][1 + I_nonfinite_output], 100u);     // paper_overflow
+  for (int k = 0; k < 5; ++k) EXPECT_GT(counts[k][0], 1000u) << specs[k].name;
+}
+
+TEST(CpuBatch, BlocksMatchAccumulateBlock) {
+  const std::uint64_t total = 3 * kBlockDraws + 777;
+  for (const Named& s : all_specs()) {
+    for (std::uint64_t k = 0; k < 4; ++k) {
+      const Tally ref = accumulate_block(s.spec, total, k);
+      const Tally t = accumulate_block_batched(s.spec, total, k);
+      expect_block_matches(ref, t, std::string(s.name) + " block " + std::to_string(k), s.spec,
+                           total, k);
+    }
+  }
+}
+
+TEST(CpuBatch, ShortAndEmptyBlocks) {
+  const DrawSpec spec = spec_wide();
+  for (std::uint64_t total : {0ull, 1ull, 7ull, 9ull, 65ull, 1000ull}) {
+    const Tally ref = accumulate_block(spec, total, 0);
+    const Tally t = accumulate_block_batched(spec, total, 0);
+    expect_block_matches(ref, t, "total " + std::to_string(total), spec, total, 0);
+  }
+}
+
+TEST(CpuBatch, DeterministicAndSameBitsOnEveryVariant) {
+  const std::uint64_t total = 2 * kBlockDraws + 12345;
+  for (const Named& s : all_specs()) {
+    for (std::uint64_t k = 0; k < 3; ++k) {
+      const Tally ref = accumulate_block_batched(s.spec, total, k, BatchIsa::generic);
+      EXPECT_TRUE(same_tally(ref, accumulate_block_batched(s.spec, total, k, BatchIsa::generic)));
+      for (BatchIsa isa : {BatchIsa::best, BatchIsa::avx2, BatchIsa::avx512}) {
+        if (!batch_isa_supported(isa)) continue;
+        EXPECT_TRUE(same_tally(ref, accumulate_block_batched(s.spec, total, k, isa)))
+            << s.name << " block " << k << " isa " << static_cast<int>(isa);
+      }
+    }
+  }
+}
+
+TEST(CpuBatch, Timing) {
+  if (!std::getenv("SPILLMC_BATCH_TIMING")) GTEST_SKIP() << "set SPILLMC_BATCH_TIMING=1";
+  const DrawSpec spec = baseline_spec();
+  const int reps = 9, blocks = 8;
+  const std::uint64_t total = blocks * kBlockDraws;
+  auto time_ns = [&](auto fn) {
+    const auto t0 = std::chrono::steady_clock::now();
+    double sink = 0;
+    for (std::uint64_t k = 0; k < blocks; ++k) sink += fn(k).field[F_pi12].value();
+    const auto t1 = std::chrono::steady_clock::now();
+    EXPECT_TRUE(sink == sink);
+    return std::chrono::duration<double, std::nano>(t1 - t0).count() / static_cast<double>(total);
+  };
+  std::vector<double> scalar, batched[4];
+  const BatchIsa isas[4] = {BatchIsa::best, BatchIsa::generic, BatchIsa::avx2, BatchIsa::avx512};
+  for (int r = 0; r < reps; ++r) {  // alternated, so that load changes hit all alike
+    scalar.push_back(time_ns([&](std::uint64_t k) { return accumulate_block(spec, total, k); }));
+    for (int v = 0; v < 4; ++v)
+      if (batch_isa_supported(isas[v]))
+        batched[v].push_back(time_ns(
+            [&](std::uint64_t k) { return accumulate_block_batched(spec, total, k, isas[v]); }));
+  }
+  auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
+  const double ms = median(scalar);
+  std::printf("scalar accumulate_block: %.1f ns/draw (%.3g draws/s)\n", ms, 1e9 / ms);
+  const char* names[4] = {"best", "generic", "x86-64-v3", "x86-64-v4"};
+  for (int v = 0; v < 4; ++v) {
+    if (batched[v].empty()) continue;
+    const double m = median(batched[v]);
+    std::printf("batched %-10s: %.1f ns/draw (%.3g draws/s), %.2fx\n", names[v], m, 1e9 / m,
+                ms / m);
+  }
+  std::printf("best resolves to %s\n", batch_isa_name(BatchIsa::best));
+}
