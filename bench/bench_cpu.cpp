@@ -23,6 +23,7 @@
 
 #include "spillmc/backend.hpp"
 #include "spillmc/config.hpp"
+#include "spillmc/cpu_batch.hpp"
 #include "spillmc/draw.hpp"
 #include "spillmc/model.hpp"
 #include "spillmc/run.hpp"
@@ -174,6 +175,29 @@ void BM_accumulate_block(benchmark::State& state) {
   set_rate(state, draws);
 }
 
+// The batched SIMD block (what the CPU backend runs), per instruction-set
+// variant: arg 0 best, 1 generic, 2 x86-64-v3, 3 x86-64-v4.
+void BM_accumulate_block_batched(benchmark::State& state) {
+  const spillmc::BatchIsa isas[] = {spillmc::BatchIsa::best, spillmc::BatchIsa::generic,
+                                    spillmc::BatchIsa::avx2, spillmc::BatchIsa::avx512};
+  const spillmc::BatchIsa isa = isas[state.range(0)];
+  if (!spillmc::batch_isa_supported(isa)) {
+    state.SkipWithError("instruction set not supported by this CPU");
+    return;
+  }
+  const DrawSpec& spec = baseline_spec();
+  const std::uint64_t nblocks = 64;
+  const std::uint64_t total = nblocks * spillmc::kBlockDraws;
+  std::uint64_t k = 0, draws = 0;
+  for (auto _ : state) {
+    spillmc::Tally t = spillmc::accumulate_block_batched(spec, total, k % nblocks, isa);
+    benchmark::DoNotOptimize(t);
+    draws += t.draws;
+    ++k;
+  }
+  set_rate(state, draws);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -198,6 +222,10 @@ int main(int argc, char** argv) {
   benchmark::RegisterBenchmark("evaluate_model", BM_evaluate_model);
   benchmark::RegisterBenchmark("evaluate_draw", BM_evaluate_draw);
   benchmark::RegisterBenchmark("accumulate_block", BM_accumulate_block)
+      ->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("accumulate_block_batched", BM_accumulate_block_batched)
+      ->ArgName("isa")
+      ->DenseRange(0, 3)
       ->Unit(benchmark::kMillisecond);
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
