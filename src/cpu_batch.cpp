@@ -87,32 +87,7 @@ SPILLMC_AI void normal_quantile_lanes(const double p[W], double z[W]) {
   SPILLMC_LANES
   for (int j = 0; j < W; ++j) {
     const double q = p[j] - 0.5;
-    const double r = 0.180625 - q * q;
-    const double num = ((((((2.5090809287301226727e+3 * r + 3.3430575583588128105e+4) * r +
-                            6.7265770927008700853e+4) *
-                               r +
-                           4.5921953931549871457e+4) *
-                              r +
-                          1.3731693765509461125e+4) *
-                             r +
-                         1.9715909503065514427e+3) *
-                            r +
-                        1.3314166789178437745e+2) *
-                           r +
-                       3.3871328727963666080e+0;
-    const double den = ((((((5.2264952788528545610e+3 * r + 2.8729085735721942674e+4) * r +
-                            3.9307895800092710610e+4) *
-                               r +
-                           2.1213794301586595867e+4) *
-                              r +
-                          5.3941960214247511077e+3) *
-                             r +
-                         6.8718700749205790830e+2) *
-                            r +
-                        4.2313330701600911252e+1) *
-                           r +
-                       1.0;
-    z[j] = q * num / den;
+    z[j] = as241_central(q);
     tail[j] = std::fabs(q) <= 0.425 ? 0 : 1;
   }
   // Tail lanes listed without branches, so that their logs cost no mispredictions.
@@ -132,32 +107,7 @@ SPILLMC_AI void normal_quantile_lanes(const double p[W], double z[W]) {
   SPILLMC_LANES
   for (int j = 0; j < W; ++j) {
     const double q = p[j] - 0.5;
-    const double r = std::sqrt(-lg[j]);
-    // AS241's two tail branches differ only in offset and coefficients, so
-    // those are selected per lane and one rational function is evaluated:
-    // the same operations on the same values as whichever branch applies.
-    const bool near = r <= 5.0;
-    const double x = near ? r - 1.6 : r - 5.0;
-    const double a7 = near ? 7.74545014278341407640e-4 : 2.01033439929228813265e-7;
-    const double a6 = near ? 2.27238449892691845833e-2 : 2.71155556874348757815e-5;
-    const double a5 = near ? 2.41780725177450611770e-1 : 1.24266094738807843860e-3;
-    const double a4 = near ? 1.27045825245236838258e+0 : 2.65321895265761230930e-2;
-    const double a3 = near ? 3.64784832476320460504e+0 : 2.96560571828504891230e-1;
-    const double a2 = near ? 5.76949722146069140550e+0 : 1.78482653991729133580e+0;
-    const double a1 = near ? 4.63033784615654529590e+0 : 5.46378491116411436990e+0;
-    const double a0 = near ? 1.42343711074968357734e+0 : 6.65790464350110377720e+0;
-    const double b7 = near ? 1.05075007164441684324e-9 : 2.04426310338993978564e-15;
-    const double b6 = near ? 5.47593808499534494600e-4 : 1.42151175831644588870e-7;
-    const double b5 = near ? 1.51986665636164571966e-2 : 1.84631831751005468180e-5;
-    const double b4 = near ? 1.48103976427480074590e-1 : 7.86869131145613259100e-4;
-    const double b3 = near ? 6.89767334985100004550e-1 : 1.48753612908506148525e-2;
-    const double b2 = near ? 1.67638483018380384940e+0 : 1.36929880922735805310e-1;
-    const double b1 = near ? 2.05319162663775882187e+0 : 5.99832206555887937690e-1;
-    const double num =
-        ((((((a7 * x + a6) * x + a5) * x + a4) * x + a3) * x + a2) * x + a1) * x + a0;
-    const double den =
-        ((((((b7 * x + b6) * x + b5) * x + b4) * x + b3) * x + b2) * x + b1) * x + 1.0;
-    const double zt = num / den;
+    const double zt = as241_tail(std::sqrt(-lg[j]));
     const double signed_zt = q < 0.0 ? -zt : zt;
     z[j] = tail[j] != 0 ? signed_zt : z[j];
   }
