@@ -8,6 +8,7 @@ packages=(
   cmake g++ make pkg-config git
   librandom123-dev libhdf5-dev libspdlog-dev libfmt-dev libyaml-cpp-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  libopenmpi-dev openmpi-bin
   hdf5-tools clang-format
   python3-numpy python3-h5py python3-matplotlib python3-yaml time
 )

@@ -4,9 +4,11 @@
 #include <fcntl.h>
 #include <hdf5.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -19,6 +21,7 @@
 #include "spillmc/errors.hpp"
 #include "spillmc/fields.hpp"
 #include "spillmc/result.hpp"
+#include "spillmc/shard.hpp"
 #include "spillmc/tally.hpp"
 
 namespace spillmc {
@@ -292,6 +295,91 @@ void regime_dataset(hid_t loc, const char* name, const std::uint64_t (&counts)[k
   write_attr(d.get(), "labels", t.get(), t.get(), s.get(), labels);
 }
 
+// The whole-file checksum: the attribute is written with this placeholder, the
+// image hashed, and the placeholder's bytes replaced by the hash (same length).
+// A reader puts the placeholder back and hashes again (file_checksum_problem).
+constexpr const char* kFileChecksumPlaceholder = "fnv1a64:????????????????";
+
+// Offsets of `needle` in `hay`, at most two.
+std::vector<std::size_t> find_all(const std::vector<unsigned char>& hay,
+                                  const std::string& needle) {
+  std::vector<std::size_t> at;
+  if (needle.empty() || hay.size() < needle.size()) return at;
+  for (std::size_t i = 0; i + needle.size() <= hay.size() && at.size() < 2; ++i)
+    if (std::memcmp(hay.data() + i, needle.data(), needle.size()) == 0) at.push_back(i);
+  return at;
+}
+
+std::string image_hash(const std::vector<unsigned char>& image) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "fnv1a64:%016llx",
+                static_cast<unsigned long long>(fnv1a64(image.data(), image.size())));
+  return buf;
+}
+
+void seal_image(std::vector<unsigned char>& image) {
+  const std::string ph = kFileChecksumPlaceholder;
+  const std::vector<std::size_t> at = find_all(image, ph);
+  if (at.size() != 1) throw Failure{0, "file checksum", "placeholder not found once"};
+  const std::string h = image_hash(image);
+  std::memcpy(image.data() + at[0], h.data(), h.size());
+}
+
+// Empty when the file's bytes hash to its file_checksum attribute.
+std::string file_checksum_problem(const std::string& path, const std::string& stored) {
+  std::vector<unsigned char> bytes;
+  FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return std::string("cannot read the file: ") + std::strerror(errno);
+  unsigned char buf[1 << 16];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) bytes.insert(bytes.end(), buf, buf + n);
+  const bool err = std::ferror(f) != 0;
+  std::fclose(f);
+  if (err) return "cannot read the file";
+  const std::string ph = kFileChecksumPlaceholder;
+  if (stored.size() != ph.size() || stored.compare(0, 8, "fnv1a64:") != 0)
+    return "file_checksum '" + stored + "' is malformed";
+  const std::vector<std::size_t> at = find_all(bytes, stored);
+  if (at.size() != 1) return "file_checksum not found once in the file's bytes";
+  std::memcpy(bytes.data() + at[0], ph.data(), ph.size());
+  const std::string h = image_hash(bytes);
+  if (h != stored)
+    return "file checksum mismatch: stored " + stored + ", the bytes give " + h +
+           " (the file was modified or is corrupt)";
+  return {};
+}
+
+// /state: the per-segment tallies in the flat layout of shard.hpp, exact.
+void write_state(hid_t file, const RunInfo& info, const SegmentState& st) {
+  const Handle g = make_group(file, "state");
+  const std::vector<Tally>& segs = st.segments;
+  const hsize_t n = segs.size();
+  std::vector<std::uint64_t> counts(static_cast<std::size_t>(n) * kStateCountColumns);
+  std::vector<double> moments(static_cast<std::size_t>(n) * kNumFields * kStateMomentColumns);
+  for (std::size_t j = 0; j < segs.size(); ++j)
+    flatten_tally(segs[j], counts.data() + j * kStateCountColumns,
+                  moments.data() + j * kNumFields * kStateMomentColumns);
+  {
+    const hsize_t dims[2] = {n, kStateCountColumns};
+    const Handle s(h5("dataspace", [&] { return H5Screate_simple(2, dims, nullptr); }), H5Sclose);
+    const std::uint64_t none = 0;
+    write_dataset(g.get(), "counts", H5T_STD_U64LE, H5T_NATIVE_UINT64, s.get(),
+                  n > 0 ? counts.data() : &none);
+  }
+  {
+    const hsize_t dims[3] = {n, kNumFields, kStateMomentColumns};
+    const Handle s(h5("dataspace", [&] { return H5Screate_simple(3, dims, nullptr); }), H5Sclose);
+    const double none = 0;
+    write_dataset(g.get(), "moments", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, s.get(),
+                  n > 0 ? moments.data() : &none);
+  }
+  attr_u64(g.get(), "segment_first", st.segment_first);
+  attr_u64(g.get(), "segment_end", st.segment_first + n);
+  attr_u64(g.get(), "segment_count_total", st.segment_count_total);
+  attr_u64(g.get(), "segment_blocks", info.segment_blocks);
+  attr_string(g.get(), "checksum", state_checksum(segs));
+}
+
 void write_layout(hid_t file, const Result& result) {
   const RunInfo& info = result.info;
   const Tally& t = result.tally;
@@ -307,6 +395,10 @@ void write_layout(hid_t file, const Result& result) {
   attr_u64(file, "draws_valid", t.valid);
   attr_u64(file, "draws_invalid", invalid);
   attr_u64(file, "block_draws", info.block_draws);
+  attr_string(file, "kind", info.kind);
+  attr_u64(file, "shard_index", info.shard_index);
+  attr_u64(file, "shard_count", info.shard_count);
+  attr_string(file, "config_hash", info.config_hash);
   attr_string(file, "model", info.model);
   attr_string(file, "backend", info.backend);
   attr_string(file, "device", info.device);
@@ -353,6 +445,8 @@ void write_layout(hid_t file, const Result& result) {
     const Handle inv = make_group(file, "invalid");
     for (int i = 0; i < kNumInvalid; ++i) dataset_u64(inv.get(), kInvalidNames[i], t.invalid[i]);
   }
+  write_state(file, info, result.state);
+  attr_string(file, "file_checksum", kFileChecksumPlaceholder);
 }
 
 // The file is built in memory (core driver, no backing store) and its image
@@ -372,6 +466,7 @@ std::vector<unsigned char> build_image(const std::string& name, const Result& re
   std::vector<unsigned char> image(static_cast<std::size_t>(size));
   h5("file image", [&] { return H5Fget_file_image(file.get(), image.data(), image.size()); });
   h5("close", [&] { return file.close(); });
+  seal_image(image);
   return image;
 }
 
@@ -477,7 +572,9 @@ void read_dataset(hid_t loc, const std::string& name, H5T_class_t cls, hid_t mem
   const Handle t(h5(what, [&] { return H5Dget_type(d.get()); }), H5Tclose);
   const Handle s(h5(what, [&] { return H5Dget_space(d.get()); }), H5Sclose);
   require_class(t.get(), cls, what);
-  if (count == 1) {
+  if (count == 0) {
+    // Shape checked by the caller.
+  } else if (count == 1) {
     require_scalar(s.get(), what);
   } else {
     hsize_t dims[1] = {0};
@@ -500,6 +597,49 @@ double read_f64(hid_t loc, const std::string& name) {
   return v;
 }
 
+// Shape of a /state dataset: rank and trailing dimensions fixed, first free
+// (but bounded by what the file could hold, so a corrupt size fails cleanly).
+hsize_t state_rows(hid_t loc, const char* name, int rank, const hsize_t* trailing) {
+  const std::string what = std::string("dataset 'state/") + name + "'";
+  Handle d(h5(what, [&] { return H5Dopen2(loc, name, H5P_DEFAULT); }), H5Dclose);
+  const Handle s(h5(what, [&] { return H5Dget_space(d.get()); }), H5Sclose);
+  hsize_t dims[3] = {0, 0, 0};
+  if (H5Sget_simple_extent_ndims(s.get()) != rank ||
+      H5Sget_simple_extent_dims(s.get(), dims, nullptr) != rank)
+    throw Failure{0, what, "not of rank " + std::to_string(rank)};
+  for (int i = 1; i < rank; ++i)
+    if (dims[i] != trailing[i - 1]) throw Failure{0, what, "wrong shape"};
+  if (dims[0] > (1ull << 32)) throw Failure{0, what, "implausible size"};
+  return dims[0];
+}
+
+void read_state(hid_t file, ResultFile& r) {
+  const Handle g(h5("group 'state'", [&] { return H5Gopen2(file, "state", H5P_DEFAULT); }),
+                 H5Gclose);
+  r.state.segment_first = read_attr_u64(g.get(), "segment_first");
+  r.segment_end = read_attr_u64(g.get(), "segment_end");
+  r.state.segment_count_total = read_attr_u64(g.get(), "segment_count_total");
+  r.info.segment_blocks = read_attr_u64(g.get(), "segment_blocks");
+  r.state_checksum = read_attr_string(g.get(), "checksum");
+  const hsize_t ctrail[1] = {kStateCountColumns};
+  const hsize_t mtrail[2] = {kNumFields, kStateMomentColumns};
+  const hsize_t n = state_rows(g.get(), "counts", 2, ctrail);
+  if (state_rows(g.get(), "moments", 3, mtrail) != n)
+    throw Failure{0, "group 'state'", "counts and moments differ in length"};
+  std::vector<std::uint64_t> counts(static_cast<std::size_t>(n) * kStateCountColumns);
+  std::vector<double> moments(static_cast<std::size_t>(n) * kNumFields * kStateMomentColumns);
+  if (n > 0) {
+    read_dataset(g.get(), "counts", H5T_INTEGER, H5T_NATIVE_UINT64, 0, counts.data());
+    read_dataset(g.get(), "moments", H5T_FLOAT, H5T_NATIVE_DOUBLE, 0, moments.data());
+  }
+  r.state.segments.clear();
+  for (std::size_t j = 0; j < n; ++j)
+    r.state.segments.push_back(
+        unflatten_tally(counts.data() + j * kStateCountColumns,
+                        moments.data() + j * kNumFields * kStateMomentColumns));
+  r.state_checksum_data = state_checksum(r.state.segments);
+}
+
 void read_layout(hid_t file, ResultFile& r) {
   RunInfo& info = r.info;
   info.program_version = read_attr_string(file, "program_version");
@@ -510,6 +650,10 @@ void read_layout(hid_t file, ResultFile& r) {
   r.draws_valid = read_attr_u64(file, "draws_valid");
   r.draws_invalid = read_attr_u64(file, "draws_invalid");
   info.block_draws = read_attr_u64(file, "block_draws");
+  info.kind = read_attr_string(file, "kind");
+  info.shard_index = read_attr_u64(file, "shard_index");
+  info.shard_count = read_attr_u64(file, "shard_count");
+  info.config_hash = read_attr_string(file, "config_hash");
   info.model = read_attr_string(file, "model");
   info.backend = read_attr_string(file, "backend");
   info.device = read_attr_string(file, "device");
@@ -540,6 +684,7 @@ void read_layout(hid_t file, ResultFile& r) {
   read_dataset(file, "regimes/upgrade", H5T_INTEGER, H5T_NATIVE_INT64, kNumRegimes, r.regime_up);
   for (int i = 0; i < kNumInvalid; ++i)
     r.invalid[i] = read_u64(file, std::string("invalid/") + kInvalidNames[i]);
+  read_state(file, r);
 }
 
 bool looks_like_hdf5(const std::string& path) {
@@ -581,7 +726,54 @@ void write_result(const std::string& path, const Result& result, bool force) {
   sync_directory(directory_of(split_path(path)));
 }
 
+namespace {
+
+ResultFile read_unguarded(const std::string& path);
+
+// HDF5 trusts a file's metadata: some damaged files make it crash or loop
+// rather than fail. The file is therefore read once in a child process first;
+// if that child dies, the file is refused with a message instead.
+void probe_in_child(const std::string& path) {
+  std::fflush(nullptr);
+  const pid_t pid = ::fork();
+  if (pid < 0) return;  // no process to spare: read unguarded
+  if (pid == 0) {
+    ::alarm(120);  // a loop on damaged metadata ends as SIGALRM
+    int rc = 0;
+    try {
+      (void)read_unguarded(path);
+    } catch (...) {
+      rc = 3;
+    }
+    ::_exit(rc);
+  }
+  int st = 0;
+  while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFSIGNALED(st))
+    throw OutputError(quoted(path) + " is corrupt: reading it " +
+                      (WTERMSIG(st) == SIGALRM ? std::string("did not finish")
+                                               : std::string("crashed the HDF5 library (") +
+                                                     strsignal(WTERMSIG(st)) + ")"));
+}
+
+}  // namespace
+
 ResultFile read_result(const std::string& path) {
+  {
+    const QuietHdf5 quiet;
+    if (path.empty()) throw OutputError("result file path is empty");
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw OutputError("cannot read " + quoted(path) + ": " + std::strerror(errno));
+    ::close(fd);
+  }
+  probe_in_child(path);
+  return read_unguarded(path);
+}
+
+namespace {
+
+ResultFile read_unguarded(const std::string& path) {
   const QuietHdf5 quiet;
   if (path.empty()) throw OutputError("result file path is empty");
   // Plain open first: it gives the system's reason for a missing or unreadable file.
@@ -614,10 +806,14 @@ ResultFile read_result(const std::string& path) {
                         "; this program reads format_version " + std::to_string(kFormatVersion));
     r.format_version = kFormatVersion;
     read_layout(f, r);
+    r.file_checksum = read_attr_string(f, "file_checksum");
+    r.file_checksum_problem = file_checksum_problem(path, r.file_checksum);
   } catch (const Failure& e) {
     throw OutputError("cannot read " + quoted(path) + ": " + e.for_read());
   }
   return r;
 }
+
+}  // namespace
 
 }  // namespace spillmc

@@ -73,6 +73,15 @@ std::string format_table(const ResultFile& r) {
   header_line(out, "draws valid", u64(r.draws_valid));
   header_line(out, "draws invalid", u64(r.draws_invalid));
   header_line(out, "block draws", u64(info.block_draws));
+  header_line(out, "kind",
+              info.kind == "shard"
+                  ? "shard " + u64(info.shard_index) + " of " + u64(info.shard_count) + " (0-based)"
+                  : info.kind);
+  header_line(out, "segments",
+              "[" + u64(r.state.segment_first) + ", " + u64(r.segment_end) + ") of " +
+                  u64(r.state.segment_count_total) + " (" + u64(info.segment_blocks) +
+                  " blocks each)");
+  header_line(out, "config hash", info.config_hash);
   header_line(out, "wall time",
               num(info.wall_seconds) + " s (" + num(draws_per_second(info)) + " draws/s)");
 
@@ -293,6 +302,11 @@ std::string format_json(const ResultFile& r) {
       .add("draws_valid", jnum(r.draws_valid))
       .add("draws_invalid", jnum(r.draws_invalid))
       .add("block_draws", jnum(info.block_draws))
+      .add("kind", jstr(info.kind))
+      .add("shard_index", jnum(info.shard_index))
+      .add("shard_count", jnum(info.shard_count))
+      .add("config_hash", jstr(info.config_hash))
+      .add("file_checksum", jstr(r.file_checksum))
       .add("model", jstr(info.model))
       .add("backend", jstr(info.backend))
       .add("device", jstr(info.device))

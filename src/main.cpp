@@ -14,14 +14,17 @@
 
 #include "spillmc/config.hpp"
 #include "spillmc/errors.hpp"
+#include "spillmc/mpi.hpp"
 #include "spillmc/progress.hpp"
 #include "spillmc/result.hpp"
 #include "spillmc/run.hpp"
+#include "spillmc/shard.hpp"
 #include "spillmc/version.hpp"
 
 namespace {
 
 std::atomic<bool> g_stop{false};
+const spillmc::MpiSession* g_mpi = nullptr;  // set first thing in main
 extern "C" void on_signal(int) {
   g_stop.store(true);
 }
@@ -31,6 +34,7 @@ struct RunArgs {
   std::string output;
   std::string draws, seed, backend, threads, model;  // strings: validated by the config loader
   std::vector<std::string> sets;
+  std::string shard;  // I/N; default from SLURM_ARRAY_TASK_*
   bool force = false;
   bool quiet = false;
 };
@@ -61,34 +65,61 @@ std::vector<spillmc::Override> overrides_of(const RunArgs& a) {
 
 int cmd_run(const RunArgs& args) {
   using namespace spillmc;
-  const Config cfg = load_config(args.config, overrides_of(args));
-  check_output_path(cfg.output_path, args.force);
-  auto backend = select_backend(cfg.backend, cfg.threads);
+  Config cfg = load_config(args.config, overrides_of(args));
+  // A shard runs segments [I*S/N, (I+1)*S/N) and, without -o, writes beside output.path.
+  const ShardSpec shard = args.shard.empty() ? shard_from_env() : parse_shard(args.shard);
+  if (shard.set && args.output.empty())
+    cfg.output_path = shard_output_path(cfg.output_path, shard.index, shard.count);
+  const std::uint64_t total_segments = segment_count(cfg.draws);
+  const auto range = shard.set ? shard_segments(total_segments, shard.index, shard.count)
+                               : std::pair<std::uint64_t, std::uint64_t>{0, total_segments};
+  std::uint64_t range_draws = 0;
+  for (std::uint64_t j = range.first; j < range.second; ++j)
+    range_draws += segment_draws(cfg.draws, j);
+  if (shard.set)
+    spdlog::info("shard {}/{} (0-based): segments [{}, {}) of {}, {} draws", shard.index,
+                 shard.count, range.first, range.second, total_segments, range_draws);
+  // Under MPI only rank 0 checks and writes the output; every rank computes.
+  const bool writer = g_mpi->rank() == 0;
+  if (writer) check_output_path(cfg.output_path, args.force);
+  auto backend = make_mpi_backend(select_backend(cfg.backend, cfg.threads, g_mpi->local_rank()),
+                                  *g_mpi, &g_stop);
   spdlog::info("run: {} draws, seed {}, model {}, backend {} ({})", cfg.draws, cfg.seed,
                to_string(cfg.model), backend->name(), backend->device());
 
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
-  Progress progress(cfg.draws, Progress::default_mode(args.quiet), std::chrono::seconds(10));
+  Progress progress(range_draws, Progress::default_mode(args.quiet || !writer),
+                    std::chrono::seconds(10));
   const auto t0 = std::chrono::steady_clock::now();
   Result result;
   try {
-    result.tally = run_blocks(
-        *backend, cfg.draw_spec(), cfg.draws,
+    result.state.segments = run_segments(
+        *backend, cfg.draw_spec(), cfg.draws, range.first, range.second,
         [&](std::uint64_t done, std::uint64_t total) {
           (void)total;
           progress.update(done);
         },
-        &g_stop);
+        g_mpi->size() > 1 ? nullptr : &g_stop /* the MPI backend agrees on it per chunk */);
   } catch (const Interrupted&) {
     progress.finish();
     throw;
   }
   progress.finish();
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  if (g_stop.load()) throw Interrupted();
+  // Collective under MPI: rank 0 writes only once every rank got here (a failed
+  // rank has ended the job instead) and none was interrupted.
+  if (g_mpi->any(g_stop.load())) throw Interrupted();
+  if (!writer) return kExitOk;
 
+  result.state.segment_first = range.first;
+  result.state.segment_count_total = total_segments;
+  result.tally = fold_segments(result.state.segments);
   RunInfo& info = result.info;
+  info.kind = shard.set ? kKindShard : kKindResult;
+  info.shard_index = shard.index;
+  info.shard_count = shard.count;
+  info.config_hash = config_identity_hash(cfg);
   info.program_version = kProgramVersion;
   info.git_commit = kGitCommit;
   info.config_yaml = effective_yaml(cfg);
@@ -107,17 +138,70 @@ int cmd_run(const RunArgs& args) {
   return kExitOk;
 }
 
+// spillmc merge: shards of one run into the result a single run gives.
+int cmd_merge(const std::vector<std::string>& shards, const std::string& output, bool force) {
+  using namespace spillmc;
+  check_output_path(output, force);
+  const Result result = merge_shards(shards, output);
+  write_result(output, result, force);
+  spdlog::info("merged {} shards into {}: {} draws ({} valid)", shards.size(), output,
+               result.tally.draws, result.tally.valid);
+  return kExitOk;
+}
+
+// spillmc verify: "OK: ..." per good file; each problem of a bad one; exit 3 if any is bad.
+int cmd_verify(const std::vector<std::string>& files) {
+  using namespace spillmc;
+  int rc = kExitOk;
+  for (const std::string& path : files) {
+    std::vector<std::string> problems;
+    ResultFile r;
+    try {
+      r = read_result(path);
+      problems = verify_result(r);
+    } catch (const Error& e) {
+      problems.push_back(e.what());
+    }
+    if (problems.empty()) {
+      const RunInfo& i = r.info;
+      std::cout << "OK: " << path << ": " << i.kind;
+      if (i.kind == kKindShard) std::cout << " " << i.shard_index << "/" << i.shard_count;
+      std::cout << ", segments [" << r.state.segment_first << ", " << r.segment_end << ") of "
+                << r.state.segment_count_total << ", " << r.draws_valid + r.draws_invalid << " of "
+                << i.draws_requested << " draws, seed " << i.seed << ", model " << i.model
+                << ", format " << r.format << " " << r.format_version << "\n";
+      continue;
+    }
+    rc = kExitOutput;
+    for (const std::string& p : problems) std::cout << "FAIL: " << path << ": " << p << "\n";
+  }
+  return rc;
+}
+
+// Logs the error and returns its exit code; under MPI with several ranks, ends
+// the whole job with that code instead (no rank is left waiting, nothing written).
+int fail(int code, const std::string& msg) {
+  if (g_mpi->size() > 1) g_mpi->abort(code, msg);
+  spdlog::error("{}", msg);
+  return code;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   using namespace spillmc;
+  const MpiSession mpi(argc, argv);  // rank 0 of 1 unless launched by mpirun/srun
+  g_mpi = &mpi;
   auto logger = spdlog::stderr_color_mt("spillmc");
   spdlog::set_default_logger(logger);
-  spdlog::set_pattern("[%Y-%m-%d %H:%M:%S.%e] [%^%l%$] %v");
+  spdlog::set_pattern(mpi.size() > 1 ? "[%Y-%m-%d %H:%M:%S.%e] [rank " +
+                                           std::to_string(mpi.rank()) + "] [%^%l%$] %v"
+                                     : std::string("[%Y-%m-%d %H:%M:%S.%e] [%^%l%$] %v"));
 
   CLI::App app{"SpillMC: Monte Carlo evaluator of a two-firm technology spillover model"};
   app.set_version_flag("--version", std::string("spillmc ") + kProgramVersion + " (" + kGitCommit +
-                                        ", CUDA backend " + (cuda_compiled() ? "on" : "off") + ")");
+                                        ", CUDA backend " + (cuda_compiled() ? "on" : "off") +
+                                        ", MPI " + (mpi_compiled() ? "on" : "off") + ")");
   app.require_subcommand(1);
   std::string log_level = "info";
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error|off")
@@ -133,6 +217,9 @@ int main(int argc, char** argv) {
   run->add_option("--threads", run_args.threads, "CPU threads (0: all cores)");
   run->add_option("--model", run_args.model, "constrained|paper");
   run->add_option("--set", run_args.sets, "override a config key: KEY=VALUE (repeatable)");
+  run->add_option("--shard", run_args.shard,
+                  "I/N: run the I-th (0-based) of N shares of the segments and write a shard "
+                  "file (default: SLURM_ARRAY_TASK_ID/COUNT)");
   run->add_flag("--force", run_args.force, "overwrite an existing output file");
   run->add_flag("-q,--quiet", run_args.quiet, "no progress, warnings and errors only");
   run->add_option("--log-level", log_level, "trace|debug|info|warn|error|off")
@@ -150,6 +237,18 @@ int main(int argc, char** argv) {
   inspect->add_option("file", inspect_file, "result file (.h5)")->required();
   inspect->add_flag("--json", inspect_json, "print JSON instead of a table");
 
+  std::vector<std::string> merge_inputs;
+  std::string merge_output;
+  bool merge_force = false;
+  auto* merge = app.add_subcommand("merge", "merge the shard files of one run into its result");
+  merge->add_option("shards", merge_inputs, "shard files (.h5)")->required();
+  merge->add_option("-o,--output", merge_output, "result file to write")->required();
+  merge->add_flag("--force", merge_force, "overwrite an existing output file");
+
+  std::vector<std::string> verify_files;
+  auto* verify = app.add_subcommand("verify", "check result or shard files; exit 3 if any is bad");
+  verify->add_option("files", verify_files, "result or shard files (.h5)")->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -159,9 +258,13 @@ int main(int argc, char** argv) {
 
   if (run_args.quiet && log_level == "info") log_level = "warn";
   spdlog::set_level(spdlog::level::from_str(log_level));
+  if (mpi.rank() != 0 && spdlog::get_level() < spdlog::level::warn)
+    spdlog::set_level(spdlog::level::warn);
 
   try {
     if (*run) return cmd_run(run_args);
+    if (*merge) return cmd_merge(merge_inputs, merge_output, merge_force);
+    if (*verify) return cmd_verify(verify_files);
     if (*validate) {
       std::vector<Override> o;
       for (const auto& s : validate_sets) o.push_back(parse_override(s));
@@ -177,11 +280,9 @@ int main(int argc, char** argv) {
     spdlog::warn("interrupted: no output written");
     return kExitInterrupted;
   } catch (const Error& e) {
-    spdlog::error("{}", e.what());
-    return e.exit_code();
+    return fail(e.exit_code(), e.what());
   } catch (const std::exception& e) {
-    spdlog::error("internal error: {}", e.what());
-    return kExitInternal;
+    return fail(kExitInternal, std::string("internal error: ") + e.what());
   }
   return kExitInternal;
 }

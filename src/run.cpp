@@ -2,38 +2,90 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "spillmc/errors.hpp"
 
 namespace spillmc {
 
-Tally run_blocks(Backend& backend, const DrawSpec& spec, std::uint64_t draws,
-                 const ProgressFn& progress, const std::atomic<bool>* cancel,
-                 std::uint64_t chunk_blocks) {
-  const std::uint64_t nblocks = (draws + kBlockDraws - 1) / kBlockDraws;
+std::uint64_t block_count(std::uint64_t draws) {
+  return draws / kBlockDraws + (draws % kBlockDraws != 0 ? 1 : 0);
+}
+
+std::uint64_t segment_count(std::uint64_t draws, std::uint64_t segment_blocks) {
+  const std::uint64_t nblocks = block_count(draws);
+  return nblocks / segment_blocks + (nblocks % segment_blocks != 0 ? 1 : 0);
+}
+
+std::uint64_t segment_draws(std::uint64_t draws, std::uint64_t j, std::uint64_t segment_blocks) {
+  const std::uint64_t seg = segment_blocks * kBlockDraws;
+  if (j >= segment_count(draws, segment_blocks)) return 0;
+  const std::uint64_t first = j * seg;
+  return std::min(seg, draws - first);
+}
+
+std::vector<Tally> run_segments(Backend& backend, const DrawSpec& spec, std::uint64_t draws,
+                                std::uint64_t first_segment, std::uint64_t end_segment,
+                                const ProgressFn& progress, const std::atomic<bool>* cancel,
+                                std::uint64_t chunk_blocks, std::uint64_t segment_blocks) {
+  if (segment_blocks == 0) segment_blocks = kSegmentBlocks;
+  const std::uint64_t nblocks = block_count(draws);
+  end_segment = std::min(end_segment, segment_count(draws, segment_blocks));
+  first_segment = std::min(first_segment, end_segment);
+  const std::uint64_t b0 = first_segment * segment_blocks;
+  const std::uint64_t b1 = std::min(end_segment * segment_blocks, nblocks);
+  std::uint64_t range_draws = 0;
+  for (std::uint64_t j = first_segment; j < end_segment; ++j)
+    range_draws += segment_draws(draws, j, segment_blocks);
+
   if (chunk_blocks == 0) chunk_blocks = backend.preferred_chunk_blocks();
   if (chunk_blocks == 0) chunk_blocks = 1;
-  std::vector<Tally> partials(static_cast<std::size_t>(std::min(chunk_blocks, nblocks)));
-  Tally total;
-  for (std::uint64_t first = 0; first < nblocks; first += chunk_blocks) {
+  std::vector<Tally> partials(static_cast<std::size_t>(std::min(chunk_blocks, b1 - b0)));
+  std::vector<Tally> segments;
+  segments.reserve(static_cast<std::size_t>(end_segment - first_segment));
+  Tally current;
+  std::uint64_t done = 0;
+  for (std::uint64_t first = b0; first < b1; first += chunk_blocks) {
     if (cancel && cancel->load(std::memory_order_relaxed)) throw Interrupted();
-    const std::uint64_t n = std::min(chunk_blocks, nblocks - first);
+    const std::uint64_t n = std::min(chunk_blocks, b1 - first);
     backend.compute_blocks(spec, draws, first, n, partials.data());
-    // The fold is a left fold in block order: ((b0 + b1) + b2) + ..., whatever the chunking.
-    for (std::uint64_t j = 0; j < n; ++j) total.merge(partials[j]);
-    if (progress) progress(total.draws, draws);
+    // Left fold in block order within a segment, whatever the chunking; a
+    // segment ends at a multiple of segment_blocks or at the range's end.
+    for (std::uint64_t j = 0; j < n; ++j) {
+      current.merge(partials[j]);
+      done += partials[j].draws;
+      const std::uint64_t k = first + j;
+      if ((k + 1) % segment_blocks == 0 || k + 1 == b1) {
+        segments.push_back(current);
+        current = Tally();
+      }
+    }
+    if (progress) progress(done, range_draws);
   }
   if (cancel && cancel->load(std::memory_order_relaxed)) throw Interrupted();
+  return segments;
+}
+
+Tally fold_segments(const std::vector<Tally>& segments) {
+  Tally total;
+  for (const Tally& s : segments) total.merge(s);
   return total;
 }
 
-std::unique_ptr<Backend> select_backend(BackendChoice choice, int threads) {
+Tally run_blocks(Backend& backend, const DrawSpec& spec, std::uint64_t draws,
+                 const ProgressFn& progress, const std::atomic<bool>* cancel,
+                 std::uint64_t chunk_blocks) {
+  return fold_segments(
+      run_segments(backend, spec, draws, 0, segment_count(draws), progress, cancel, chunk_blocks));
+}
+
+std::unique_ptr<Backend> select_backend(BackendChoice choice, int threads, int device_index) {
   switch (choice) {
     case BackendChoice::cpu:
       return make_cpu_backend(threads);
     case BackendChoice::cuda:
-      return make_cuda_backend(0);
+      return make_cuda_backend(device_index % std::max(1, cuda_device_count()));
     case BackendChoice::automatic:
       break;
   }
@@ -41,11 +93,12 @@ std::unique_ptr<Backend> select_backend(BackendChoice choice, int threads) {
     spdlog::info("backend auto: cpu (this build has no CUDA backend)");
     return make_cpu_backend(threads);
   }
-  if (cuda_device_count() == 0) {
+  const int ndev = cuda_device_count();
+  if (ndev == 0) {
     spdlog::info("backend auto: cpu (no CUDA device found)");
     return make_cpu_backend(threads);
   }
-  auto b = make_cuda_backend(0);
+  auto b = make_cuda_backend(device_index % ndev);
   spdlog::info("backend auto: cuda ({})", b->device());
   return b;
 }

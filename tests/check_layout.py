@@ -3,7 +3,7 @@
 
 Usage: /usr/bin/python3 tests/check_layout.py RESULT.h5
 
-The layout is the one documented in docs/output.md (format_version 1). The
+The layout is the one documented in docs/output.md (format_version 2). The
 names of fields, events, regimes and invalid reasons are read from
 include/spillmc/fields.hpp, so this script follows that table. Exit status:
 0 when the file is fine, 1 with one line per problem otherwise, 2 when the
@@ -38,8 +38,12 @@ REGIME_LABELS = names_from_header("kRegimeLabels")
 INVALID = names_from_header("kInvalidNames")
 
 STRING_ATTRS = ["format", "program_version", "git_commit", "config", "model", "backend",
-                "device", "created"]
-UINT64_ATTRS = ["seed", "draws_requested", "draws_valid", "draws_invalid", "block_draws"]
+                "device", "created", "kind", "config_hash", "file_checksum"]
+UINT64_ATTRS = ["seed", "draws_requested", "draws_valid", "draws_invalid", "block_draws",
+                "shard_index", "shard_count"]
+STATE_UINT64_ATTRS = ["segment_first", "segment_end", "segment_count_total", "segment_blocks"]
+# Columns of /state/counts: draws, valid, a2crit_undefined, then per-reason,
+# per-event, per-regime (stage2, upgrade) and per-field counts.
 FLOAT64_ATTRS = ["wall_seconds", "draws_per_second"]
 INT_ATTRS = ["format_version"]
 STATS = ["count", "mean", "std", "sem", "min", "max"]
@@ -126,8 +130,13 @@ def check_attributes(f):
 
     if attrs["format"] != "spillmc-result":
         problem(f"attribute format is {attrs['format']!r}, expected 'spillmc-result'")
-    if int(attrs["format_version"]) != 1:
-        problem(f"attribute format_version is {attrs['format_version']}, expected 1")
+    if int(attrs["format_version"]) != 2:
+        problem(f"attribute format_version is {attrs['format_version']}, expected 2")
+    if attrs["kind"] not in ("result", "shard"):
+        problem(f"attribute kind is {attrs['kind']!r}, expected 'result' or 'shard'")
+    for name in ("config_hash", "file_checksum"):
+        if not re.fullmatch(r"fnv1a64:[0-9a-f]{16}", attrs[name]):
+            problem(f"attribute {name} {attrs[name]!r} is not fnv1a64:<16 hex digits>")
     if not re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", attrs["created"]):
         problem(f"attribute created {attrs['created']!r} is not UTC ISO 8601 (YYYY-MM-DDThh:mm:ssZ)")
     if attrs["model"] not in ("constrained", "paper"):
@@ -137,8 +146,10 @@ def check_attributes(f):
     requested = int(attrs["draws_requested"])
     valid = int(attrs["draws_valid"])
     invalid = int(attrs["draws_invalid"])
-    if valid + invalid != requested:
+    if attrs["kind"] == "result" and valid + invalid != requested:
         problem(f"draws_valid {valid} + draws_invalid {invalid} != draws_requested {requested}")
+    if attrs["kind"] == "shard" and valid + invalid > requested:
+        problem(f"draws_valid {valid} + draws_invalid {invalid} > draws_requested {requested}")
     if int(attrs["block_draws"]) <= 0:
         problem("attribute block_draws is 0")
     wall = float(attrs["wall_seconds"])
@@ -259,6 +270,39 @@ def check_regimes(f, valid):
             problem(f"{where}: counts sum to {int(counts.sum())}, expected draws_valid {valid}")
 
 
+def check_state(f, valid, invalid):
+    g = f["state"]
+    check_keys("/state", g.keys(), ["counts", "moments"])
+    check_keys("/state attributes", g.attrs.keys(), STATE_UINT64_ATTRS + ["checksum"])
+    for name in STATE_UINT64_ATTRS:
+        if name in g.attrs and (g.attrs.get_id(name).dtype != np.uint64
+                                or g.attrs.get_id(name).shape != ()):
+            problem(f"/state attribute {name}: not a uint64 scalar")
+            return
+    if "checksum" in g.attrs and not is_utf8_vlen_string(g.attrs.get_id("checksum").dtype):
+        problem("/state attribute checksum: not a variable-length UTF-8 string")
+    if not all(isinstance(g.get(k), h5py.Dataset) for k in ("counts", "moments")):
+        return
+    counts, moments = g["counts"], g["moments"]
+    ncols = 3 + len(INVALID) + len(EVENTS) + 2 * len(REGIME_LABELS) + len(FIELDS)
+    if counts.dtype != np.uint64 or counts.ndim != 2 or counts.shape[1] != ncols:
+        problem(f"/state/counts: {counts.dtype}{counts.shape}, expected uint64(n, {ncols})")
+        return
+    if moments.dtype != np.float64 or moments.shape != (counts.shape[0], len(FIELDS), 5):
+        problem(f"/state/moments: {moments.dtype}{moments.shape}, expected "
+                f"float64({counts.shape[0]}, {len(FIELDS)}, 5)")
+        return
+    if not all(n in g.attrs for n in STATE_UINT64_ATTRS):
+        return
+    first, end = int(g.attrs["segment_first"]), int(g.attrs["segment_end"])
+    if end - first != counts.shape[0]:
+        problem(f"/state holds {counts.shape[0]} segments, segment_end - segment_first = "
+                f"{end - first}")
+    c = counts[()].astype(object)  # exact Python ints
+    if counts.shape[0] and (sum(c[:, 0]) != valid + invalid or sum(c[:, 1]) != valid):
+        problem("/state counts do not add up to draws_valid and draws_invalid")
+
+
 def check_file(path):
     try:
         f = h5py.File(path, "r")
@@ -267,9 +311,12 @@ def check_file(path):
         return 2
     with f:
         counts = check_attributes(f)
-        check_keys("root groups", f.keys(), ["summary", "undefined", "events", "regimes", "invalid"])
+        check_keys("root groups", f.keys(),
+                   ["summary", "undefined", "events", "regimes", "invalid", "state"])
         if counts is not None:
             valid, invalid = counts
+            if isinstance(f.get("state"), h5py.Group):
+                check_state(f, valid, invalid)
             undefined = 0
             if isinstance(f.get("undefined"), h5py.Group):
                 ug = f["undefined"]

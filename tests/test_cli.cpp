@@ -43,6 +43,10 @@ Cmd sh(const std::string& args) {
 class Cli : public testing::Test {
  protected:
   void SetUp() override {
+    // Inside a Slurm array job these would turn every run into a shard.
+    for (const char* v : {"SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_COUNT", "SLURM_ARRAY_TASK_MIN",
+                          "SLURM_ARRAY_TASK_STEP"})
+      unsetenv(v);
     char tmpl[] = "/tmp/spillmc-cli-XXXXXX";
     dir_ = mkdtemp(tmpl);
   }

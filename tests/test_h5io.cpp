@@ -42,6 +42,7 @@ RunInfo sample_info(std::uint64_t draws) {
   info.seed = 18446744073709551615ull;  // full uint64 range
   info.draws_requested = draws;
   info.block_draws = kBlockDraws;
+  info.config_hash = "fnv1a64:0123456789abcdef";  // not that of config_yaml: layout tests only
   info.model = "constrained";
   info.backend = "cpu";
   info.device = "CPU, 2 threads";
@@ -117,8 +118,12 @@ Tally accumulated_tally(std::uint64_t draws) {
   return accumulate_block(spec, draws, 0);
 }
 
+// One segment holding the whole tally.
 Result make_result(const Tally& t) {
-  return Result{sample_info(t.draws), t};
+  Result r{sample_info(t.draws), t};
+  r.state.segment_count_total = 1;
+  r.state.segments = {t};
+  return r;
 }
 
 // NaN compares equal to NaN here: "undefined" must survive the round trip.
@@ -562,11 +567,11 @@ TEST_F(H5io, ReadRejectsNonHdf5File) {
 }
 
 TEST_F(H5io, ReadRejectsOtherFormatVersion) {
-  const fs::path p = dir_ / "v2.h5";
+  const fs::path p = dir_ / "v1.h5";
   write_result(p.string(), make_result(hand_tally()), false);
-  RawFile(p).set_int("format_version", 2);
+  RawFile(p).set_int("format_version", 1);  // the layout before /state
   EXPECT_EQ(output_error_message([&] { read_result(p.string()); }),
-            "'" + p.string() + "' has format_version 2; this program reads format_version 1");
+            "'" + p.string() + "' has format_version 1; this program reads format_version 2");
 }
 
 TEST_F(H5io, ReadRejectsOtherFormatName) {
@@ -650,7 +655,7 @@ TEST_F(H5io, JsonHasNoNanAndParses) {
       "a = d['attributes']\n"
       "assert set(d) == {'file', 'attributes', 'summary', 'events', 'regimes', 'invalid', "
       "'undefined'}, sorted(d)\n"
-      "assert a['format'] == 'spillmc-result' and a['format_version'] == 1\n"
+      "assert a['format'] == 'spillmc-result' and a['format_version'] == 2\n"
       "assert a['seed'] == 18446744073709551615\n"
       "assert a['config'] == 'draws: 10\\nseed: 18446744073709551615\\nnote: \"caf\\u00e9 \\\\ "
       "\\t\"\\n', repr(a['config'])\n"

@@ -2,6 +2,7 @@
 // the scale of 1e9 draws, and bit-identical across thread counts and chunking.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -102,6 +103,51 @@ TEST(Tally, BitIdenticalForAnyThreadCountAndChunkSize) {
   EXPECT_TRUE(same_bits(ref, run_blocks(*two, spec, n)));
   // A different seed is different.
   EXPECT_FALSE(same_bits(ref, run_blocks(*two, wide_spec(4), n)));
+}
+
+// Two-level fold over several (small, test-only) segments: blocks in order
+// within a segment, segments in order; any chunking crossing segment borders
+// and any split into segment ranges gives the same bits.
+TEST(Tally, SegmentFoldIsFixedForAnyChunkAndRange) {
+  const DrawSpec spec = wide_spec(11);
+  const std::uint64_t sb = 3;                        // blocks per segment (program: 1024)
+  const std::uint64_t n = 10 * kBlockDraws + 12345;  // 11 blocks: segments 3, 3, 3, 2
+  ASSERT_EQ(segment_count(n, sb), 4u);
+  EXPECT_EQ(segment_draws(n, 3, sb), kBlockDraws + 12345);
+  EXPECT_EQ(segment_draws(n, 4, sb), 0u);
+  // The reference, block by block.
+  std::vector<Tally> want;
+  for (std::uint64_t s = 0; s < 4; ++s) {
+    Tally seg;
+    for (std::uint64_t k = s * sb; k < std::min((s + 1) * sb, block_count(n)); ++k)
+      seg.merge(accumulate_block(spec, n, k));
+    want.push_back(seg);
+  }
+  auto two = make_cpu_backend(2);
+  for (std::uint64_t chunk : {1ull, 2ull, 4ull, 5ull, 7ull, 100ull}) {
+    const std::vector<Tally> got = run_segments(*two, spec, n, 0, 4, {}, nullptr, chunk, sb);
+    ASSERT_EQ(got.size(), 4u);
+    for (std::size_t s = 0; s < 4; ++s) {
+      // The batched CPU path and the scalar reference agree on counts, and on
+      // moments to rounding; the fold order is what is fixed.
+      EXPECT_EQ(got[s].draws, want[s].draws);
+      EXPECT_EQ(got[s].valid, want[s].valid);
+    }
+    // Ranges [0,1) + [1,3) + [3,4) concatenated equal the whole, bit for bit.
+    std::vector<Tally> parts = run_segments(*two, spec, n, 0, 1, {}, nullptr, chunk, sb);
+    for (const Tally& t : run_segments(*two, spec, n, 1, 3, {}, nullptr, chunk, sb))
+      parts.push_back(t);
+    for (const Tally& t : run_segments(*two, spec, n, 3, 9, {}, nullptr, chunk, sb))
+      parts.push_back(t);
+    ASSERT_EQ(parts.size(), 4u);
+    for (std::size_t s = 0; s < 4; ++s) EXPECT_TRUE(same_bits(got[s], parts[s])) << s;
+    const Tally ref = fold_segments(run_segments(*two, spec, n, 0, 4, {}, nullptr, 1, sb));
+    EXPECT_TRUE(same_bits(ref, fold_segments(parts))) << chunk;
+  }
+  // With the program's segment size, run_blocks is the fold of its segments.
+  const Tally all = run_blocks(*two, spec, n, {}, nullptr, 3);
+  EXPECT_TRUE(same_bits(all, fold_segments(run_segments(*two, spec, n, 0, 1, {}, nullptr, 5))));
+  EXPECT_TRUE(run_segments(*two, spec, n, 1, 2).empty());
 }
 
 TEST(Tally, LargeOffsetKeepsFullPrecision) {

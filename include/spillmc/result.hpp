@@ -4,13 +4,16 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "spillmc/tally.hpp"
 
 namespace spillmc {
 
 constexpr const char* kFormatName = "spillmc-result";
-constexpr int kFormatVersion = 1;
+constexpr int kFormatVersion = 2;
+constexpr const char* kKindResult = "result";  // a whole run (or a merge of all its shards)
+constexpr const char* kKindShard = "shard";    // one share of the segments (--shard I/N)
 
 struct RunInfo {
   std::string program_version;
@@ -19,16 +22,29 @@ struct RunInfo {
   std::uint64_t seed = 0;
   std::uint64_t draws_requested = 0;
   std::uint64_t block_draws = kBlockDraws;
-  std::string model;    // constrained | paper
-  std::string backend;  // cpu | cuda (what actually ran)
-  std::string device;   // e.g. "CPU, 2 threads" or "NVIDIA H100 80GB HBM3"
-  std::string created;  // UTC, ISO 8601
+  std::uint64_t segment_blocks = kSegmentBlocks;
+  std::string kind = kKindResult;
+  std::uint64_t shard_index = 0, shard_count = 1;  // a result is shard 0 of 1
+  std::string config_hash;  // config_identity_hash of the effective config (shard.hpp)
+  std::string model;        // constrained | paper
+  std::string backend;      // cpu | cuda (what actually ran)
+  std::string device;       // e.g. "CPU, 2 threads" or "NVIDIA H100 80GB HBM3"
+  std::string created;      // UTC, ISO 8601
   double wall_seconds = 0.0;
+};
+
+// The mergeable state the file covers: the totals of segments
+// [segment_first, segment_first + segments.size()) of segment_count_total.
+struct SegmentState {
+  std::uint64_t segment_first = 0;
+  std::uint64_t segment_count_total = 0;
+  std::vector<Tally> segments;
 };
 
 struct Result {
   RunInfo info;
-  Tally tally;
+  Tally tally;  // fold_segments(state.segments) for files the program writes
+  SegmentState state = {};
 };
 
 // The current time as UTC ISO 8601 (2026-11-22T14:03:05Z), for RunInfo::created.
@@ -56,6 +72,12 @@ struct ResultFile {
   Proportion events[kNumEvents];
   std::int64_t regime2[kNumRegimes], regime_up[kNumRegimes];
   std::uint64_t invalid[kNumInvalid];
+  SegmentState state;
+  std::uint64_t segment_end = 0;      // attribute as stored
+  std::string state_checksum;         // attribute as stored
+  std::string state_checksum_data;    // recomputed from the stored /state data
+  std::string file_checksum;          // attribute as stored
+  std::string file_checksum_problem;  // empty when the file's bytes match file_checksum
 };
 ResultFile read_result(const std::string& path);
 

@@ -1,11 +1,13 @@
 // The driver: hands chunks of blocks to a backend and folds the partials in
-// block order into one Tally. Memory is one chunk of partials, whatever N.
+// a fixed two-level order (blocks within a segment, then segments) into one
+// Tally. Memory is one chunk of partials plus one Tally per segment.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <vector>
 
 #include "spillmc/backend.hpp"
 #include "spillmc/config.hpp"
@@ -16,14 +18,37 @@ namespace spillmc {
 // Called after each chunk with (draws done, draws total).
 using ProgressFn = std::function<void(std::uint64_t, std::uint64_t)>;
 
-// Folds blocks [0, ceil(draws / kBlockDraws)) in order. Checks `cancel`
+// Blocks and segments of a run of `draws` draws (the last of each may be short).
+std::uint64_t block_count(std::uint64_t draws);
+std::uint64_t segment_count(std::uint64_t draws, std::uint64_t segment_blocks = kSegmentBlocks);
+// Draws in segment j of a run of `draws` draws.
+std::uint64_t segment_draws(std::uint64_t draws, std::uint64_t j,
+                            std::uint64_t segment_blocks = kSegmentBlocks);
+
+// The totals of segments [first_segment, end_segment) (clipped to the run's
+// segments), each a left fold of its blocks in block order. Progress reports
+// (draws done, draws in the range). Checks `cancel` between chunks and throws
+// Interrupted when it is set. `segment_blocks` other than kSegmentBlocks is
+// for tests only: files always use kSegmentBlocks.
+std::vector<Tally> run_segments(Backend& backend, const DrawSpec& spec, std::uint64_t draws,
+                                std::uint64_t first_segment, std::uint64_t end_segment,
+                                const ProgressFn& progress = {},
+                                const std::atomic<bool>* cancel = nullptr,
+                                std::uint64_t chunk_blocks = 0,
+                                std::uint64_t segment_blocks = kSegmentBlocks);
+
+// Left fold of segment totals in order: ((s0 + s1) + s2) + ...
+Tally fold_segments(const std::vector<Tally>& segments);
+
+// fold_segments(run_segments(all segments)). Checks `cancel`
 // between chunks and throws Interrupted when it is set.
 Tally run_blocks(Backend& backend, const DrawSpec& spec, std::uint64_t draws,
                  const ProgressFn& progress = {}, const std::atomic<bool>* cancel = nullptr,
                  std::uint64_t chunk_blocks = 0 /* 0: backend's preference */);
 
 // auto: cuda when compiled in and a device is present, else cpu; logs the choice.
-// cuda when unavailable: throws CudaError.
-std::unique_ptr<Backend> select_backend(BackendChoice choice, int threads);
+// cuda when unavailable: throws CudaError. The CUDA device is `device_index`
+// modulo the device count (an MPI rank passes its node-local rank).
+std::unique_ptr<Backend> select_backend(BackendChoice choice, int threads, int device_index = 0);
 
 }  // namespace spillmc

@@ -17,6 +17,13 @@ namespace spillmc {
 // partial of block k depends only on (config, seed, k). Recorded in the output.
 constexpr std::uint64_t kBlockDraws = 1ull << 16;
 
+// Fixed number of blocks per segment. Blocks are folded in order within a
+// segment, and segment totals in order into the run total:
+// total = ((seg0 + seg1) + seg2) + ..., seg_j = ((b_first + b_next) + ...).
+// A segment total is the unit of mergeable state (shards, files' /state).
+// Part of the reproducibility contract; recorded in the output.
+constexpr std::uint64_t kSegmentBlocks = 1024;
+
 struct Moments {
   std::uint64_t n = 0;
   // The mean is mean + mean_lo: thousands of block merges at a large offset

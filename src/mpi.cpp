@@ -1,0 +1,133 @@
+// The MPI module (mpi.hpp): every MPI call of the program is in this file.
+#include <mpi.h>
+#include <spdlog/spdlog.h>
+
+#include <climits>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "spillmc/errors.hpp"
+#include "spillmc/mpi.hpp"
+
+namespace spillmc {
+namespace {
+
+static_assert(std::is_trivially_copyable_v<Tally>, "partials travel between ranks as bytes");
+
+bool launched_by_mpi() {
+  for (const char* v : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMI_RANK", "PMIX_RANK"})
+    if (std::getenv(v)) return true;
+  return false;
+}
+
+class MpiBackend final : public Backend {
+ public:
+  MpiBackend(std::unique_ptr<Backend> local, const MpiSession& session,
+             const std::atomic<bool>* cancel)
+      : local_(std::move(local)), session_(session), cancel_(cancel) {
+    MPI_Type_contiguous(static_cast<int>(sizeof(Tally)), MPI_BYTE, &tally_type_);
+    MPI_Type_commit(&tally_type_);
+    if (const char* r = std::getenv("SPILLMC_TEST_FAIL_RANK"))
+      fail_here_ = std::string(r) == std::to_string(session_.rank());
+  }
+  ~MpiBackend() override { MPI_Type_free(&tally_type_); }
+  MpiBackend(const MpiBackend&) = delete;
+  MpiBackend& operator=(const MpiBackend&) = delete;
+
+  std::string name() const override { return local_->name(); }
+  std::string device() const override {
+    return local_->device() + " x " + std::to_string(session_.size()) + " ranks";
+  }
+  std::uint64_t preferred_chunk_blocks() const override {
+    return local_->preferred_chunk_blocks() * static_cast<std::uint64_t>(session_.size());
+  }
+
+  void compute_blocks(const DrawSpec& spec, std::uint64_t total_draws, std::uint64_t first_block,
+                      std::uint64_t nblocks, Tally* partials) override {
+    // Every rank takes part in this, so all ranks stop at the same chunk.
+    if (session_.any(cancel_ && cancel_->load(std::memory_order_relaxed))) throw Interrupted();
+    if (fail_here_) {
+      throw Error("SPILLMC_TEST_FAIL_RANK=" + std::to_string(session_.rank()) +
+                  ": this rank fails on purpose (test hook)");
+    }
+    if (nblocks > static_cast<std::uint64_t>(INT_MAX)) {
+      throw Error("MPI chunk of " + std::to_string(nblocks) + " blocks is too large");
+    }
+    const auto size = static_cast<std::uint64_t>(session_.size());
+    std::vector<int> counts(size), displs(size);
+    for (std::uint64_t r = 0; r < size; ++r) {
+      const std::uint64_t lo = nblocks * r / size, hi = nblocks * (r + 1) / size;
+      displs[r] = static_cast<int>(lo);
+      counts[r] = static_cast<int>(hi - lo);
+    }
+    const auto me = static_cast<std::size_t>(session_.rank());
+    const auto lo = static_cast<std::uint64_t>(displs[me]);
+    const auto n = static_cast<std::uint64_t>(counts[me]);
+    if (n > 0) local_->compute_blocks(spec, total_draws, first_block + lo, n, partials + lo);
+    MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, partials, counts.data(), displs.data(),
+                   tally_type_, MPI_COMM_WORLD);
+  }
+
+ private:
+  std::unique_ptr<Backend> local_;
+  const MpiSession& session_;
+  const std::atomic<bool>* cancel_;
+  MPI_Datatype tally_type_ = MPI_DATATYPE_NULL;
+  bool fail_here_ = false;
+};
+
+}  // namespace
+
+bool mpi_compiled() {
+  return true;
+}
+
+MpiSession::MpiSession(int& argc, char**& argv) {
+  if (!launched_by_mpi()) return;
+  int provided = 0;
+  // Only the main thread calls MPI; OpenMP threads stay inside the local backend.
+  MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
+  active_ = true;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
+  MPI_Comm_size(MPI_COMM_WORLD, &size_);
+  MPI_Comm node;
+  MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node);
+  MPI_Comm_rank(node, &local_rank_);
+  MPI_Comm_free(&node);
+}
+
+MpiSession::~MpiSession() {
+  int finalized = 0;
+  if (active_ && MPI_Finalized(&finalized) == MPI_SUCCESS && !finalized) MPI_Finalize();
+}
+
+bool MpiSession::any(bool flag) const {
+  if (!active_ || size_ == 1) return flag;
+  int in = flag ? 1 : 0, out = 0;
+  MPI_Allreduce(&in, &out, 1, MPI_INT, MPI_LOR, MPI_COMM_WORLD);
+  return out != 0;
+}
+
+void MpiSession::abort(int code, const std::string& msg) const {
+  if (!active_) {
+    spdlog::error("{}", msg);
+    spdlog::default_logger()->flush();
+    std::exit(code);
+  }
+  spdlog::error("rank {} of {} failed, ending all ranks: {}", rank_, size_, msg);
+  spdlog::default_logger()->flush();
+  MPI_Abort(MPI_COMM_WORLD, code);
+  std::_Exit(code);  // MPI_Abort does not return; this satisfies [[noreturn]]
+}
+
+std::unique_ptr<Backend> make_mpi_backend(std::unique_ptr<Backend> local, const MpiSession& session,
+                                          const std::atomic<bool>* cancel) {
+  if (session.size() <= 1) return local;
+  return std::make_unique<MpiBackend>(std::move(local), session, cancel);
+}
+
+}  // namespace spillmc

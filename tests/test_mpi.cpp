@@ -1,0 +1,216 @@
+// MPI end to end: `mpirun -n N spillmc run` gives the single-process bits for
+// N = 1, 2, 3; a failing or interrupted rank ends the whole job with no output.
+// Registered only in a build with MPI; skipped when mpirun is missing.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "spillmc/mpi.hpp"
+#include "spillmc/result.hpp"
+
+namespace fs = std::filesystem;
+using namespace spillmc;
+
+namespace {
+
+struct Cmd {
+  int status;
+  std::string out;  // stdout and stderr together
+};
+
+Cmd shell(const std::string& cmd) {
+  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
+  std::string out;
+  char buf[4096];
+  std::size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  const int st = pclose(p);
+  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
+}
+
+const std::string kMpirun = SPILLMC_MPIEXEC;
+
+// Many blocks (31, the last one short) and several chunks for every N: the CPU
+// backend with one thread takes 8 blocks per rank per chunk.
+const char* kConfig = R"(draws: 2000000
+seed: 3
+parameters:
+  a: {dist: uniform, low: 2, high: 14}
+  b: {dist: normal, mean: 0.6, sd: 0.5}
+  c: {dist: uniform, low: 0, high: 6}
+  A1: {dist: normal, mean: 0, sd: 3}
+  A2_gap: {dist: normal, mean: 1, sd: 6}
+  theta: {dist: uniform, low: 0, high: 1}
+)";
+
+class Mpi : public testing::Test {
+ protected:
+  void SetUp() override {
+    if (kMpirun.empty() || !fs::exists(kMpirun)) GTEST_SKIP() << "mpirun not found";
+    // Containers often run as root; OpenMPI refuses that unless told.
+    setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
+    setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
+    char tmpl[] = "/tmp/spillmc-mpi-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+    std::ofstream(path("c.yaml")) << kConfig;
+  }
+  void TearDown() override {
+    if (!dir_.empty()) fs::remove_all(dir_);
+  }
+  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+  std::vector<std::string> mpirun_args(int n) const {
+    return {kMpirun, "--oversubscribe", "-n", std::to_string(n), SPILLMC_BINARY};
+  }
+  Cmd mpirun(int n, const std::string& args) const {
+    std::string cmd;
+    for (const auto& a : mpirun_args(n)) cmd += a + " ";
+    return shell(cmd + args);
+  }
+  int count_files() const {
+    int k = 0;
+    for ([[maybe_unused]] const auto& e : fs::directory_iterator(dir_)) ++k;
+    return k;
+  }
+  fs::path dir_;
+};
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+}  // namespace
+
+TEST(MpiSession, WithoutALauncherIsRankZeroOfOne) {
+  // The test process is not started by mpirun: no MPI at all.
+  int argc = 1;
+  char name[] = "test_mpi";
+  char* argv_storage[] = {name, nullptr};
+  char** argv = argv_storage;
+  const MpiSession s(argc, argv);
+  EXPECT_FALSE(s.active());
+  EXPECT_EQ(s.rank(), 0);
+  EXPECT_EQ(s.size(), 1);
+  EXPECT_EQ(s.local_rank(), 0);
+  EXPECT_TRUE(s.any(true));
+  EXPECT_FALSE(s.any(false));
+  EXPECT_TRUE(mpi_compiled());
+}
+
+TEST_F(Mpi, OneTwoAndThreeRanksGiveTheSingleProcessBits) {
+  const std::string common = " --backend cpu --threads 1 -q";
+  const Cmd single = shell(std::string(SPILLMC_BINARY) + " run " + path("c.yaml") + " -o " +
+                           path("single.h5") + common);
+  ASSERT_EQ(single.status, 0) << single.out;
+  const ResultFile a = read_result(path("single.h5"));
+  EXPECT_EQ(a.info.device.find("ranks"), std::string::npos) << a.info.device;
+  for (int n = 1; n <= 3; ++n) {
+    const std::string out = path("mpi" + std::to_string(n) + ".h5");
+    const auto t0 = std::chrono::steady_clock::now();
+    const Cmd c = mpirun(n, "run " + path("c.yaml") + " -o " + out + common);
+    ASSERT_EQ(c.status, 0) << c.out;
+    std::printf("mpirun -n %d: %.2f s\n", n, seconds_since(t0));
+    const ResultFile b = read_result(out);
+    if (n > 1) {
+      EXPECT_NE(b.info.device.find("x " + std::to_string(n) + " ranks"), std::string::npos)
+          << b.info.device;
+    }
+    EXPECT_EQ(b.info.backend, "cpu");
+    for (int f = 0; f < kNumFields; ++f) {
+      EXPECT_EQ(std::memcmp(&a.summary[f], &b.summary[f], sizeof(SummaryStats)), 0)
+          << "n=" << n << " " << kFieldNames[f];
+    }
+    EXPECT_EQ(std::memcmp(a.events, b.events, sizeof a.events), 0) << n;
+    EXPECT_EQ(std::memcmp(a.regime2, b.regime2, sizeof a.regime2), 0) << n;
+    EXPECT_EQ(std::memcmp(a.regime_up, b.regime_up, sizeof a.regime_up), 0) << n;
+    EXPECT_EQ(std::memcmp(a.invalid, b.invalid, sizeof a.invalid), 0) << n;
+    EXPECT_EQ(a.a2crit_undefined, b.a2crit_undefined) << n;
+    EXPECT_EQ(a.draws_valid, b.draws_valid) << n;
+    EXPECT_EQ(a.draws_invalid, b.draws_invalid) << n;
+    EXPECT_EQ(b.draws_valid + b.draws_invalid, 2000000u);
+  }
+  EXPECT_GT(a.invalid[I_b_nonpositive], 0u);
+  EXPECT_EQ(count_files(), 5);  // config, single, three MPI results: no temporaries
+}
+
+TEST_F(Mpi, AFailingRankEndsTheJobWithNoFile) {
+  const std::string out = path("fail.h5");
+  setenv("SPILLMC_TEST_FAIL_RANK", "1", 1);
+  const Cmd c = mpirun(3, "run " + path("c.yaml") + " -o " + out + " --backend cpu --threads 1");
+  unsetenv("SPILLMC_TEST_FAIL_RANK");
+  EXPECT_NE(c.status, 0) << c.out;
+  EXPECT_NE(c.out.find("rank 1 of 3 failed"), std::string::npos) << c.out;
+  EXPECT_NE(c.out.find("SPILLMC_TEST_FAIL_RANK"), std::string::npos) << c.out;
+  EXPECT_FALSE(fs::exists(out));
+  EXPECT_EQ(count_files(), 1);  // only the config
+}
+
+TEST_F(Mpi, AnOutputProblemOnRankZeroEndsTheJobWithItsExitCode) {
+  const Cmd c = mpirun(2, "run " + path("c.yaml") + " -o " + path("no/such/dir/x.h5") +
+                              " --backend cpu --threads 1");
+  EXPECT_EQ(c.status, 3) << c.out;
+  EXPECT_NE(c.out.find("no/such/dir"), std::string::npos) << c.out;
+  EXPECT_EQ(count_files(), 1);
+}
+
+TEST_F(Mpi, ASignalToOneRankStopsEveryRankWithExit130AndNoFile) {
+  const std::string out = path("long.h5");
+  std::vector<std::string> args = mpirun_args(3);
+  for (const char* a : {"run", "", "-o", "", "--draws", "1000000000000", "--backend", "cpu",
+                        "--threads", "1", "-q"})
+    args.emplace_back(a);
+  args[6] = path("c.yaml");
+  args[8] = out;
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  // Wait for the three ranks (children of mpirun), then signal just one of them,
+  // as a node-local signal would: all ranks must leave at the same chunk.
+  std::vector<pid_t> ranks;
+  const auto t0 = std::chrono::steady_clock::now();
+  while (ranks.size() < 3 && seconds_since(t0) < 20) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    ranks.clear();
+    for (const auto& e : fs::directory_iterator("/proc")) {
+      std::ifstream stat(e.path() / "stat");
+      std::string line;
+      if (!std::getline(stat, line)) continue;
+      const auto close = line.rfind(')');
+      if (close == std::string::npos || line.find("(spillmc)") == std::string::npos) continue;
+      std::istringstream rest(line.substr(close + 2));
+      char state;
+      pid_t ppid = 0;
+      rest >> state >> ppid;
+      if (ppid == pid) ranks.push_back(static_cast<pid_t>(std::stol(e.path().filename())));
+    }
+  }
+  ASSERT_EQ(ranks.size(), 3u);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // well into the compute
+  kill(ranks[1], SIGTERM);
+  int st = 0;
+  const auto t1 = std::chrono::steady_clock::now();
+  waitpid(pid, &st, 0);
+  const double waited = seconds_since(t1);
+  ASSERT_TRUE(WIFEXITED(st));
+  EXPECT_EQ(WEXITSTATUS(st), 130);
+  EXPECT_LT(waited, 10.0);
+  EXPECT_FALSE(fs::exists(out));
+  EXPECT_EQ(count_files(), 1);
+}
