@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <cub/block/block_reduce.cuh>
 #include <memory>
@@ -31,6 +32,25 @@ const char* base_name(const char* path) {
   return slash ? slash + 1 : path;
 }
 
+// Errors that leave the context unusable (a device fault): the run must end.
+bool is_sticky(cudaError_t err) {
+  switch (err) {
+    case cudaErrorIllegalAddress:
+    case cudaErrorLaunchFailure:
+    case cudaErrorIllegalInstruction:
+    case cudaErrorMisalignedAddress:
+    case cudaErrorInvalidAddressSpace:
+    case cudaErrorInvalidPc:
+    case cudaErrorHardwareStackError:
+    case cudaErrorAssert:
+    case cudaErrorECCUncorrectable:
+    case cudaErrorLaunchTimeout:
+      return true;
+    default:
+      return false;
+  }
+}
+
 [[noreturn]] void throw_cuda_error(cudaError_t err, const char* call, const char* file, int line) {
   // Clear the thread's last-error slot (a no-op for sticky errors) so that a
   // later cudaGetLastError() is not blamed on this call.
@@ -38,6 +58,7 @@ const char* base_name(const char* path) {
   std::ostringstream msg;
   msg << "CUDA error at " << base_name(file) << ":" << line << ": " << call << ": "
       << cudaGetErrorString(err) << " (" << cudaGetErrorName(err) << ")";
+  if (is_sticky(err)) msg << "; a device fault: the GPU context is unusable and the run ends";
   throw CudaError(msg.str());
 }
 
@@ -250,13 +271,21 @@ class DeviceBuffer {
   DeviceBuffer& operator=(const DeviceBuffer&) = delete;
   ~DeviceBuffer() { release(); }
 
-  void reserve(std::size_t count) {
-    if (count <= capacity_) return;
+  // cudaErrorMemoryAllocation is returned (and cleared), not thrown: the
+  // caller retries with less; any other error throws.
+  cudaError_t try_reserve(std::size_t count) {
+    if (count <= capacity_) return cudaSuccess;
     release();  // before allocating: lower peak memory
     void* p = nullptr;
-    SPILLMC_CUDA_CHECK(cudaMalloc(&p, count * sizeof(T)));
+    const cudaError_t err = cudaMalloc(&p, count * sizeof(T));
+    if (err == cudaErrorMemoryAllocation) {
+      (void)cudaGetLastError();
+      return err;
+    }
+    SPILLMC_CUDA_CHECK(err);
     data_ = static_cast<T*>(p);
     capacity_ = count;
+    return cudaSuccess;
   }
   T* get() const { return data_; }
 
@@ -336,6 +365,9 @@ class CudaBackend final : public Backend {
     d << prop.name << " (sm_" << prop.major << prop.minor << ", " << sms << " SMs)";
     description_ = d.str();
     stream_ = std::make_unique<Stream>();  // on device_, current since select_device
+    // Test hook: chunks above this many blocks fail as if out of device memory.
+    if (const char* v = std::getenv("SPILLMC_TEST_CUDA_OOM_BLOCKS"))
+      oom_test_limit_ = std::max<std::uint64_t>(1, std::strtoull(v, nullptr, 10));
   }
 
   ~CudaBackend() override {
@@ -355,10 +387,21 @@ class CudaBackend final : public Backend {
     const cudaStream_t stream = stream_->get();
     for (std::uint64_t done = 0; done < nblocks;) {
       const std::uint64_t n = std::min(nblocks - done, chunk_);
-      buffer_.reserve(n);
-      tally_blocks_kernel<<<static_cast<unsigned>(n), kThreads, 0, stream>>>(
-          spec, total_draws, first_block + done, buffer_.get());
-      SPILLMC_CUDA_CHECK(cudaGetLastError());
+      // Out of device memory (the partials buffer, or the launch): halve the
+      // chunk, down to one block, and keep the smaller size. A block's partial
+      // does not depend on the chunk, so the numbers stay the same.
+      cudaError_t err = n > oom_test_limit_ ? cudaErrorMemoryAllocation : buffer_.try_reserve(n);
+      if (err == cudaSuccess) {
+        tally_blocks_kernel<<<static_cast<unsigned>(n), kThreads, 0, stream>>>(
+            spec, total_draws, first_block + done, buffer_.get());
+        err = cudaGetLastError();
+      }
+      if (err == cudaErrorMemoryAllocation && n > 1) {
+        chunk_ = n / 2;
+        continue;
+      }
+      if (err != cudaSuccess)
+        throw_cuda_error(err, "allocating or launching a chunk", __FILE__, __LINE__);
       SPILLMC_CUDA_CHECK(cudaMemcpyAsync(partials + done, buffer_.get(), n * sizeof(Tally),
                                          cudaMemcpyDeviceToHost, stream));
       // Kernel faults surface here.
@@ -371,6 +414,7 @@ class CudaBackend final : public Backend {
   int device_;
   std::string description_;
   std::uint64_t chunk_ = 1;
+  std::uint64_t oom_test_limit_ = UINT64_MAX;
   // Declared after device_: destroyed first, while device_ is current.
   std::unique_ptr<Stream> stream_;
   DeviceBuffer<Tally> buffer_;

@@ -265,10 +265,11 @@ IntStatus parse_integer(const std::string& text, Integer& out) {
 
 // ---- the key vocabulary ----------------------------------------------------------
 
-const std::vector<std::string> kTopKeys = {"draws",   "seed",       "model", "backend",
-                                           "threads", "parameters", "output"};
+const std::vector<std::string> kTopKeys = {"draws",   "seed",       "model",  "backend",
+                                           "threads", "parameters", "output", "checkpoint"};
 const std::vector<std::string> kParamKeys = {"a", "b", "c", "A1", "A2", "A2_gap", "A2p", "theta"};
 const std::vector<std::string> kOutputKeys = {"path"};
+const std::vector<std::string> kCheckpointKeys = {"every", "path"};
 const std::vector<std::string> kModelNames = {"constrained", "paper"};
 const std::vector<std::string> kBackendNames = {"auto", "cpu", "cuda"};
 
@@ -439,6 +440,7 @@ class Reader {
   Dist distribution(const Item& it, bool is_theta);
   void read_parameters(const Item& params, Config& cfg);
   void read_output(const Item& out, Config& cfg);
+  void read_checkpoint(const Item& ck, Config& cfg);
 
   std::string source_;
   std::vector<Applied> live_;     // overrides whose values are in the tree now
@@ -849,6 +851,36 @@ void Reader::read_output(const Item& out, Config& cfg) {
   }
 }
 
+void Reader::read_checkpoint(const Item& ck, Config& cfg) {
+  require_value(ck);
+  if (!ck.node.IsMap()) {
+    fail(ck, fmt::format("expected a map such as {{every: 600}}, got {}", describe(ck.node)));
+  }
+  bool have_every = false;
+  for (auto kv = ck.node.begin(); kv != ck.node.end(); ++kv) {
+    const std::string& key = kv->first.Scalar();
+    const Item item = child(ck, kv->first, kv->second);
+    if (key == "every") {
+      const double v = number(item);
+      if (!(v > 0)) fail(item, fmt::format("must be > 0 seconds (got {})", format_number(v)));
+      cfg.checkpoint_every = v;
+      have_every = true;
+    } else if (key == "path") {
+      require_value(item);
+      if (!item.node.IsScalar()) {
+        fail(item, fmt::format("expected a file path, got {}", describe(item.node)));
+      }
+      if (item.node.Scalar().empty()) fail(item, "must not be empty");
+      cfg.checkpoint_path = item.node.Scalar();
+    } else {
+      std::string hint = suggestion(key, kCheckpointKeys);
+      if (hint.empty()) hint = " (checkpoint takes: every, path)";
+      unknown_key(ck, kv->first, hint);
+    }
+  }
+  if (!have_every) fail(ck, "missing 'every' (seconds between checkpoints, > 0)");
+}
+
 Config Reader::read(const YAML::Node& root) {
   Config cfg;
   cfg.source = source_;
@@ -875,6 +907,8 @@ Config Reader::read(const YAML::Node& root) {
       have_params = true;
     } else if (key == "output") {
       read_output(item, cfg);
+    } else if (key == "checkpoint") {
+      read_checkpoint(item, cfg);
     } else {
       std::string hint = suggestion(key, kTopKeys);
       if (hint.empty() &&
@@ -1001,6 +1035,13 @@ std::string effective_yaml(const Config& cfg) {
   }
   out += "output:\n";
   out += fmt::format("  path: {}\n", quote(cfg.output_path));
+  // Only when set: files of runs without checkpoints keep their config text.
+  if (cfg.checkpoint_every > 0) {
+    out += "checkpoint:\n";
+    out += fmt::format("  every: {}\n", format_number(cfg.checkpoint_every));
+    if (!cfg.checkpoint_path.empty())
+      out += fmt::format("  path: {}\n", quote(cfg.checkpoint_path));
+  }
   return out;
 }
 

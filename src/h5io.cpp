@@ -1,8 +1,10 @@
 // HDF5 result files (layout: docs/output.md). Built in memory with the HDF5 C
 // API, written to a temporary file beside the target and renamed into place,
 // so a reader never sees a half-written result and a failed run leaves nothing.
+#include <dirent.h>
 #include <fcntl.h>
 #include <hdf5.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -188,6 +190,13 @@ void sync_directory(const std::string& dir) {
 // Moves the finished temporary file onto `path`. Without `force`, the kernel
 // refuses to replace a file that appeared since the up-front check.
 void publish(const std::string& tmp, const std::string& path, bool force) {
+  // Test hook (tests/test_faults.cpp), not a user setting: pause with the
+  // temporary file complete but not yet renamed, so a test can kill the run there.
+  if (const char* ms = std::getenv("SPILLMC_TEST_PAUSE_BEFORE_RENAME_MS")) {
+    std::fprintf(stderr, "test hook: %s complete, pausing before rename\n", tmp.c_str());
+    std::fflush(stderr);
+    ::usleep(static_cast<useconds_t>(std::strtoul(ms, nullptr, 10) * 1000));
+  }
   if (!force) {
 #ifdef RENAME_NOREPLACE
     if (::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, path.c_str(), RENAME_NOREPLACE) == 0) return;
@@ -201,6 +210,106 @@ void publish(const std::string& tmp, const std::string& path, bool force) {
       throw OutputError(quoted(path) + " exists; use --force to overwrite");
   }
   if (::rename(tmp.c_str(), path.c_str()) != 0) throw Failure{errno, "rename", ""};
+}
+
+// ---------------------------------------------------------------------------
+// Output locks: one writer per output path. A run takes flock(LOCK_EX) on
+// `.<basename>.lock` beside the target in check_output_path and holds it until
+// the file is renamed into place; a second run is refused. The kernel drops
+// the lock when the process dies, so a killed run never blocks the next one
+// (its lock file stays, empty and harmless, and the next run reuses it). The
+// holder removes the file on release; a run that opened a file just removed
+// sees that it is no longer the one at the name and takes the new one.
+
+struct HeldLock {
+  std::string target, lock;
+  int fd;
+};
+
+class OutputLocks {
+ public:
+  OutputLocks() = default;
+  OutputLocks(const OutputLocks&) = delete;
+  OutputLocks& operator=(const OutputLocks&) = delete;
+  ~OutputLocks() {  // normal exit with a lock still held (error, interruption)
+    for (const HeldLock& l : held_) drop(l);
+  }
+  bool holds(const std::string& target) const {
+    for (const HeldLock& l : held_)
+      if (l.target == target) return true;
+    return false;
+  }
+  void add(HeldLock l) { held_.push_back(std::move(l)); }
+  void release(const std::string& target) {
+    for (std::size_t i = 0; i < held_.size(); ++i)
+      if (held_[i].target == target) {
+        drop(held_[i]);
+        held_.erase(held_.begin() + static_cast<std::ptrdiff_t>(i));
+        return;
+      }
+  }
+
+ private:
+  static void drop(const HeldLock& l) {
+    ::unlink(l.lock.c_str());  // while still locked: no other run holds this file
+    ::close(l.fd);
+  }
+  std::vector<HeldLock> held_;
+};
+
+OutputLocks& output_locks() {
+  static OutputLocks locks;
+  return locks;
+}
+
+// Removes `.<basename>.tmp.<pid>[.<n>]` files beside `path`: with the lock
+// held no other run writes this target, so they are what killed runs left.
+void remove_stale_temps(const std::string& path) {
+  const PathParts parts = split_path(path);
+  const std::string stem = "." + parts.base + ".tmp.";
+  DIR* d = ::opendir(directory_of(parts).c_str());
+  if (d == nullptr) return;
+  std::vector<std::string> stale;
+  while (const dirent* e = ::readdir(d)) {
+    const std::string name = e->d_name;
+    if (name.size() <= stem.size() || name.compare(0, stem.size(), stem) != 0) continue;
+    const std::string rest = name.substr(stem.size());
+    if (rest.find_first_not_of("0123456789.") == std::string::npos && rest[0] != '.')
+      stale.push_back(parts.prefix + name);
+  }
+  ::closedir(d);
+  for (const std::string& f : stale) (void)::unlink(f.c_str());
+}
+
+// Takes the lock on `path` for this process (no-op if held already).
+void lock_output(const std::string& path) {
+  if (output_locks().holds(path)) return;
+  const PathParts parts = split_path(path);
+  const std::string lock = parts.prefix + "." + parts.base + ".lock";
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    const int fd = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (fd < 0) throw OutputError("cannot write " + quoted(path) + ": " + std::strerror(errno));
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      const int err = errno;
+      ::close(fd);
+      if (err == EWOULDBLOCK)
+        throw OutputError("cannot write " + quoted(path) +
+                          ": another run is writing it (it holds " + quoted(lock) + ")");
+      if (err == EINTR) continue;
+      // A file system without locks: go on unprotected, as before locks existed.
+      if (err == ENOLCK || err == EOPNOTSUPP || err == ENOSYS) return;
+      throw OutputError("cannot lock " + quoted(lock) + ": " + std::strerror(err));
+    }
+    struct stat held, named;
+    if (::fstat(fd, &held) == 0 && ::stat(lock.c_str(), &named) == 0 &&
+        held.st_dev == named.st_dev && held.st_ino == named.st_ino) {
+      output_locks().add({path, lock, fd});
+      remove_stale_temps(path);
+      return;
+    }
+    ::close(fd);  // its holder removed it as we opened it: take the new one
+  }
+  throw OutputError("cannot lock " + quoted(lock) + ": it keeps being replaced");
 }
 
 // ---------------------------------------------------------------------------
@@ -349,10 +458,10 @@ std::string file_checksum_problem(const std::string& path, const std::string& st
   return {};
 }
 
-// /state: the per-segment tallies in the flat layout of shard.hpp, exact.
-void write_state(hid_t file, const RunInfo& info, const SegmentState& st) {
-  const Handle g = make_group(file, "state");
-  const std::vector<Tally>& segs = st.segments;
+// Tallies as the datasets `counts` (n x kStateCountColumns) and `moments` (n x
+// fields x 5) in group `g`: the flat layout of shard.hpp, exact. Shared by
+// /state and a checkpoint's /checkpoint.
+void write_tally_table(hid_t g, const std::vector<Tally>& segs) {
   const hsize_t n = segs.size();
   std::vector<std::uint64_t> counts(static_cast<std::size_t>(n) * kStateCountColumns);
   std::vector<double> moments(static_cast<std::size_t>(n) * kNumFields * kStateMomentColumns);
@@ -363,16 +472,24 @@ void write_state(hid_t file, const RunInfo& info, const SegmentState& st) {
     const hsize_t dims[2] = {n, kStateCountColumns};
     const Handle s(h5("dataspace", [&] { return H5Screate_simple(2, dims, nullptr); }), H5Sclose);
     const std::uint64_t none = 0;
-    write_dataset(g.get(), "counts", H5T_STD_U64LE, H5T_NATIVE_UINT64, s.get(),
+    write_dataset(g, "counts", H5T_STD_U64LE, H5T_NATIVE_UINT64, s.get(),
                   n > 0 ? counts.data() : &none);
   }
   {
     const hsize_t dims[3] = {n, kNumFields, kStateMomentColumns};
     const Handle s(h5("dataspace", [&] { return H5Screate_simple(3, dims, nullptr); }), H5Sclose);
     const double none = 0;
-    write_dataset(g.get(), "moments", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, s.get(),
+    write_dataset(g, "moments", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, s.get(),
                   n > 0 ? moments.data() : &none);
   }
+}
+
+// /state: the per-segment tallies.
+void write_state(hid_t file, const RunInfo& info, const SegmentState& st) {
+  const Handle g = make_group(file, "state");
+  const std::vector<Tally>& segs = st.segments;
+  const hsize_t n = segs.size();
+  write_tally_table(g.get(), segs);
   attr_u64(g.get(), "segment_first", st.segment_first);
   attr_u64(g.get(), "segment_end", st.segment_first + n);
   attr_u64(g.get(), "segment_count_total", st.segment_count_total);
@@ -446,6 +563,13 @@ void write_layout(hid_t file, const Result& result) {
     for (int i = 0; i < kNumInvalid; ++i) dataset_u64(inv.get(), kInvalidNames[i], t.invalid[i]);
   }
   write_state(file, info, result.state);
+  if (info.kind == kKindCheckpoint) {
+    const Handle g = make_group(file, "checkpoint");
+    const std::vector<Tally> current = {result.checkpoint.current};
+    write_tally_table(g.get(), current);
+    attr_u64(g.get(), "next_block", result.checkpoint.next_block);
+    attr_string(g.get(), "checksum", state_checksum(current));
+  }
   attr_string(file, "file_checksum", kFileChecksumPlaceholder);
 }
 
@@ -613,6 +737,26 @@ hsize_t state_rows(hid_t loc, const char* name, int rank, const hsize_t* trailin
   return dims[0];
 }
 
+// The tallies of write_tally_table; `group` names the group in messages.
+std::vector<Tally> read_tally_table(hid_t g, const std::string& group) {
+  const hsize_t ctrail[1] = {kStateCountColumns};
+  const hsize_t mtrail[2] = {kNumFields, kStateMomentColumns};
+  const hsize_t n = state_rows(g, "counts", 2, ctrail);
+  if (state_rows(g, "moments", 3, mtrail) != n)
+    throw Failure{0, "group '" + group + "'", "counts and moments differ in length"};
+  std::vector<std::uint64_t> counts(static_cast<std::size_t>(n) * kStateCountColumns);
+  std::vector<double> moments(static_cast<std::size_t>(n) * kNumFields * kStateMomentColumns);
+  if (n > 0) {
+    read_dataset(g, "counts", H5T_INTEGER, H5T_NATIVE_UINT64, 0, counts.data());
+    read_dataset(g, "moments", H5T_FLOAT, H5T_NATIVE_DOUBLE, 0, moments.data());
+  }
+  std::vector<Tally> tallies;
+  for (std::size_t j = 0; j < n; ++j)
+    tallies.push_back(unflatten_tally(counts.data() + j * kStateCountColumns,
+                                      moments.data() + j * kNumFields * kStateMomentColumns));
+  return tallies;
+}
+
 void read_state(hid_t file, ResultFile& r) {
   const Handle g(h5("group 'state'", [&] { return H5Gopen2(file, "state", H5P_DEFAULT); }),
                  H5Gclose);
@@ -621,23 +765,21 @@ void read_state(hid_t file, ResultFile& r) {
   r.state.segment_count_total = read_attr_u64(g.get(), "segment_count_total");
   r.info.segment_blocks = read_attr_u64(g.get(), "segment_blocks");
   r.state_checksum = read_attr_string(g.get(), "checksum");
-  const hsize_t ctrail[1] = {kStateCountColumns};
-  const hsize_t mtrail[2] = {kNumFields, kStateMomentColumns};
-  const hsize_t n = state_rows(g.get(), "counts", 2, ctrail);
-  if (state_rows(g.get(), "moments", 3, mtrail) != n)
-    throw Failure{0, "group 'state'", "counts and moments differ in length"};
-  std::vector<std::uint64_t> counts(static_cast<std::size_t>(n) * kStateCountColumns);
-  std::vector<double> moments(static_cast<std::size_t>(n) * kNumFields * kStateMomentColumns);
-  if (n > 0) {
-    read_dataset(g.get(), "counts", H5T_INTEGER, H5T_NATIVE_UINT64, 0, counts.data());
-    read_dataset(g.get(), "moments", H5T_FLOAT, H5T_NATIVE_DOUBLE, 0, moments.data());
-  }
-  r.state.segments.clear();
-  for (std::size_t j = 0; j < n; ++j)
-    r.state.segments.push_back(
-        unflatten_tally(counts.data() + j * kStateCountColumns,
-                        moments.data() + j * kNumFields * kStateMomentColumns));
+  r.state.segments = read_tally_table(g.get(), "state");
   r.state_checksum_data = state_checksum(r.state.segments);
+}
+
+// /checkpoint of a checkpoint file: one row, the current segment's partial.
+void read_checkpoint_part(hid_t file, ResultFile& r) {
+  const Handle g(
+      h5("group 'checkpoint'", [&] { return H5Gopen2(file, "checkpoint", H5P_DEFAULT); }),
+      H5Gclose);
+  r.checkpoint.next_block = read_attr_u64(g.get(), "next_block");
+  r.checkpoint_checksum = read_attr_string(g.get(), "checksum");
+  const std::vector<Tally> rows = read_tally_table(g.get(), "checkpoint");
+  if (rows.size() != 1) throw Failure{0, "group 'checkpoint'", "not exactly one row"};
+  r.checkpoint.current = rows[0];
+  r.checkpoint_checksum_data = state_checksum(rows);
 }
 
 void read_layout(hid_t file, ResultFile& r) {
@@ -685,6 +827,7 @@ void read_layout(hid_t file, ResultFile& r) {
   for (int i = 0; i < kNumInvalid; ++i)
     r.invalid[i] = read_u64(file, std::string("invalid/") + kInvalidNames[i]);
   read_state(file, r);
+  if (info.kind == kKindCheckpoint) read_checkpoint_part(file, r);
 }
 
 bool looks_like_hdf5(const std::string& path) {
@@ -701,29 +844,58 @@ bool looks_like_hdf5(const std::string& path) {
 
 void check_output_path(const std::string& path, bool force) {
   check_target(path, force);
-  // Creating (and removing) a file is the only reliable test: access(W_OK)
-  // ignores read-only mounts, ACLs and quotas.
-  const std::string probe = create_temp(path, 0600);
-  if (::unlink(probe.c_str()) != 0)
-    throw OutputError("cannot write " + quoted(path) + ": " + std::strerror(errno));
+  // Held until write_result has renamed the file into place (or the process ends).
+  lock_output(path);
+  try {
+    // Creating (and removing) a file is the only reliable test: access(W_OK)
+    // ignores read-only mounts, ACLs and quotas.
+    const std::string probe = create_temp(path, 0600);
+    if (::unlink(probe.c_str()) != 0)
+      throw OutputError("cannot write " + quoted(path) + ": " + std::strerror(errno));
+  } catch (...) {
+    output_locks().release(path);
+    throw;
+  }
 }
 
-void write_result(const std::string& path, const Result& result, bool force) {
+void write_checkpoint(const std::string& path, const Result& checkpoint) {
   const QuietHdf5 quiet;
-  check_target(path, force);
-  // 0666 as for any new file, so the umask decides (mkstemp's 0600 would not).
+  check_target(path, true);
   const std::string tmp = create_temp(path, 0666);
   try {
-    write_file(tmp, build_image(tmp, result));
-    publish(tmp, path, force);
+    write_file(tmp, build_image(tmp, checkpoint));
+    publish(tmp, path, true);
   } catch (const Failure& f) {
     ::unlink(tmp.c_str());
-    throw OutputError("cannot write " + quoted(path) + ": " + f.for_write());
+    throw OutputError("cannot write checkpoint " + quoted(path) + ": " + f.for_write());
   } catch (...) {
     ::unlink(tmp.c_str());
     throw;
   }
   sync_directory(directory_of(split_path(path)));
+}
+
+void write_result(const std::string& path, const Result& result, bool force) {
+  const QuietHdf5 quiet;
+  check_target(path, force);
+  lock_output(path);  // already held when check_output_path ran first
+  std::string tmp;
+  try {
+    // 0666 as for any new file, so the umask decides (mkstemp's 0600 would not).
+    tmp = create_temp(path, 0666);
+    write_file(tmp, build_image(tmp, result));
+    publish(tmp, path, force);
+  } catch (const Failure& f) {
+    if (!tmp.empty()) ::unlink(tmp.c_str());
+    output_locks().release(path);
+    throw OutputError("cannot write " + quoted(path) + ": " + f.for_write());
+  } catch (...) {
+    if (!tmp.empty()) ::unlink(tmp.c_str());
+    output_locks().release(path);
+    throw;
+  }
+  sync_directory(directory_of(split_path(path)));
+  output_locks().release(path);
 }
 
 namespace {

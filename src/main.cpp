@@ -4,14 +4,21 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
 #include <iostream>
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
+#include "spillmc/checkpoint.hpp"
 #include "spillmc/config.hpp"
 #include "spillmc/errors.hpp"
 #include "spillmc/mpi.hpp"
@@ -35,6 +42,8 @@ struct RunArgs {
   std::string draws, seed, backend, threads, model;  // strings: validated by the config loader
   std::vector<std::string> sets;
   std::string shard;  // I/N; default from SLURM_ARRAY_TASK_*
+  std::string checkpoint_every;
+  bool resume = false;
   bool force = false;
   bool quiet = false;
 };
@@ -60,7 +69,31 @@ std::vector<spillmc::Override> overrides_of(const RunArgs& a) {
   if (!a.backend.empty()) o.push_back({"backend", a.backend, "--backend"});
   if (!a.threads.empty()) o.push_back({"threads", a.threads, "--threads"});
   if (!a.model.empty()) o.push_back({"model", a.model, "--model"});
+  if (!a.checkpoint_every.empty())
+    o.push_back({"checkpoint.every", a.checkpoint_every, "--checkpoint-every"});
   return o;
+}
+
+// --resume after the result was written but before its checkpoint was removed
+// (a kill in between, a requeued job that had finished): a complete result for
+// this config at the output path ends the run successfully.
+bool already_complete(const spillmc::Config& cfg, const spillmc::ShardSpec& shard,
+                      const std::string& ckpt_path, bool writer) {
+  using namespace spillmc;
+  if (!std::filesystem::exists(cfg.output_path)) return false;
+  try {
+    const ResultFile r = read_result(cfg.output_path);
+    if (!verify_result(r).empty() || r.info.config_hash != config_identity_hash(cfg) ||
+        r.info.kind != (shard.set ? kKindShard : kKindResult) ||
+        r.info.shard_index != shard.index || r.info.shard_count != shard.count ||
+        r.info.program_version != kProgramVersion)
+      return false;
+  } catch (const Error&) {
+    return false;  // check_output_path refuses it with the usual message
+  }
+  spdlog::info("--resume: {} already holds the complete result; nothing to do", cfg.output_path);
+  if (writer) ::unlink(ckpt_path.c_str());
+  return true;
 }
 
 int cmd_run(const RunArgs& args) {
@@ -81,40 +114,16 @@ int cmd_run(const RunArgs& args) {
                  shard.count, range.first, range.second, total_segments, range_draws);
   // Under MPI only rank 0 checks and writes the output; every rank computes.
   const bool writer = g_mpi->rank() == 0;
+  const std::string ckpt_path = cfg.checkpoint_file();
+  if (args.resume && !args.force && already_complete(cfg, shard, ckpt_path, writer)) return kExitOk;
   if (writer) check_output_path(cfg.output_path, args.force);
   auto backend = make_mpi_backend(select_backend(cfg.backend, cfg.threads, g_mpi->local_rank()),
                                   *g_mpi, &g_stop);
   spdlog::info("run: {} draws, seed {}, model {}, backend {} ({})", cfg.draws, cfg.seed,
                to_string(cfg.model), backend->name(), backend->device());
 
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
-  Progress progress(range_draws, Progress::default_mode(args.quiet || !writer),
-                    std::chrono::seconds(10));
-  const auto t0 = std::chrono::steady_clock::now();
+  // What identifies the run: recorded in checkpoints and the output.
   Result result;
-  try {
-    result.state.segments = run_segments(
-        *backend, cfg.draw_spec(), cfg.draws, range.first, range.second,
-        [&](std::uint64_t done, std::uint64_t total) {
-          (void)total;
-          progress.update(done);
-        },
-        g_mpi->size() > 1 ? nullptr : &g_stop /* the MPI backend agrees on it per chunk */);
-  } catch (const Interrupted&) {
-    progress.finish();
-    throw;
-  }
-  progress.finish();
-  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  // Collective under MPI: rank 0 writes only once every rank got here (a failed
-  // rank has ended the job instead) and none was interrupted.
-  if (g_mpi->any(g_stop.load())) throw Interrupted();
-  if (!writer) return kExitOk;
-
-  result.state.segment_first = range.first;
-  result.state.segment_count_total = total_segments;
-  result.tally = fold_segments(result.state.segments);
   RunInfo& info = result.info;
   info.kind = shard.set ? kKindShard : kKindResult;
   info.shard_index = shard.index;
@@ -128,9 +137,96 @@ int cmd_run(const RunArgs& args) {
   info.model = to_string(cfg.model);
   info.backend = backend->name();
   info.device = backend->device();
+
+  // Checkpoints: `latest` follows the state after each chunk (segments are
+  // only appended, so this is O(1) per chunk); rank 0 saves it every
+  // checkpoint.every seconds and once more when a signal stops the run.
+  const bool checkpointing = cfg.checkpoint_every > 0;
+  SegmentProgress latest;
+  latest.next_block = std::min(range.first * kSegmentBlocks, block_count(cfg.draws));
+  bool resuming = false;
+  if (args.resume) {
+    if (std::filesystem::exists(ckpt_path)) {
+      latest = read_checkpoint(ckpt_path, info, range.first, range.second);
+      resuming = true;
+      spdlog::info("resuming from checkpoint {}: {} segments done, next block {}", ckpt_path,
+                   latest.segments.size(), latest.next_block);
+    } else {
+      spdlog::info("--resume: no checkpoint at {}; starting from the beginning", ckpt_path);
+    }
+  } else if (checkpointing && writer && std::filesystem::exists(ckpt_path)) {
+    spdlog::warn("checkpoint {} exists and will be replaced (use --resume to continue it)",
+                 ckpt_path);
+  }
+  std::uint64_t saved_block = resuming ? latest.next_block : ~std::uint64_t{0};
+  auto last_save = std::chrono::steady_clock::now();
+  const auto save = [&](bool periodic) {
+    const auto s0 = std::chrono::steady_clock::now();
+    try {
+      write_checkpoint(ckpt_path, make_checkpoint(info, range.first, total_segments, latest));
+    } catch (const OutputError& e) {
+      if (!periodic) throw;
+      spdlog::warn("{} (the run goes on)", e.what());
+    }
+    saved_block = latest.next_block;
+    last_save = std::chrono::steady_clock::now();
+    spdlog::debug("checkpoint {}: next block {} ({:.3f} s)", ckpt_path, latest.next_block,
+                  std::chrono::duration<double>(last_save - s0).count());
+  };
+  ChunkFn after_chunk;
+  if (checkpointing)
+    after_chunk = [&](const SegmentProgress& p) {
+      for (std::size_t j = latest.segments.size(); j < p.segments.size(); ++j)
+        latest.segments.push_back(p.segments[j]);
+      latest.current = p.current;
+      latest.next_block = p.next_block;
+      const double since =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - last_save).count();
+      if (writer && since >= cfg.checkpoint_every) save(true);
+    };
+
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  std::signal(SIGUSR1, on_signal);  // Slurm's --signal
+  Progress progress(range_draws, Progress::default_mode(args.quiet || !writer),
+                    std::chrono::seconds(10));
+  const auto t0 = std::chrono::steady_clock::now();
+  try {
+    result.state.segments = run_segments(
+        *backend, cfg.draw_spec(), cfg.draws, range.first, range.second,
+        [&](std::uint64_t done, std::uint64_t total) {
+          (void)total;
+          progress.update(done);
+        },
+        g_mpi->size() > 1 ? nullptr : &g_stop /* the MPI backend agrees on it per chunk */, 0,
+        kSegmentBlocks, resuming ? &latest : nullptr, after_chunk);
+    // Collective under MPI: rank 0 writes only once every rank got here (a failed
+    // rank has ended the job instead) and none was interrupted.
+    if (g_mpi->any(g_stop.load())) throw Interrupted();
+  } catch (const Interrupted&) {
+    progress.finish();
+    if (!checkpointing) throw;
+    // Every rank holds the same state; rank 0 saves it unless just saved.
+    if (writer && saved_block != latest.next_block) save(false);
+    spdlog::warn(
+        "stopped by a signal: checkpoint {} holds the run up to block {}; continue "
+        "with --resume (exit {})",
+        ckpt_path, latest.next_block, static_cast<int>(kExitCheckpointed));
+    return kExitCheckpointed;
+  }
+  progress.finish();
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (!writer) return kExitOk;
+
+  result.state.segment_first = range.first;
+  result.state.segment_count_total = total_segments;
+  result.tally = fold_segments(result.state.segments);
   info.created = spillmc::utc_now_iso8601();
   info.wall_seconds = wall;
   write_result(cfg.output_path, result, args.force);
+  // The result is complete: its checkpoint is no longer needed.
+  if ((checkpointing || resuming) && ::unlink(ckpt_path.c_str()) != 0 && errno != ENOENT)
+    spdlog::warn("cannot remove checkpoint {}: {}", ckpt_path, std::strerror(errno));
   const Tally& t = result.tally;
   spdlog::info("wrote {}: {} draws ({} valid, {} invalid) in {:.3f} s, {:.4g} draws/s",
                cfg.output_path, t.draws, t.valid, t.draws - t.valid, wall,
@@ -221,6 +317,11 @@ int main(int argc, char** argv) {
                   "I/N: run the I-th (0-based) of N shares of the segments and write a shard "
                   "file (default: SLURM_ARRAY_TASK_ID/COUNT)");
   run->add_flag("--force", run_args.force, "overwrite an existing output file");
+  run->add_option("--checkpoint-every", run_args.checkpoint_every,
+                  "save a checkpoint every SECONDS (overrides checkpoint.every)");
+  run->add_flag("--resume", run_args.resume,
+                "continue from the checkpoint (checkpoint.path, default OUTPUT.ckpt); without "
+                "one, start from the beginning");
   run->add_flag("-q,--quiet", run_args.quiet, "no progress, warnings and errors only");
   run->add_option("--log-level", log_level, "trace|debug|info|warn|error|off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));

@@ -129,6 +129,8 @@ std::string config_identity_hash(const Config& cfg) {
   Config c = cfg;
   c.output_path.clear();
   c.threads = 0;
+  c.checkpoint_every = 0;  // checkpoints never change the numbers either
+  c.checkpoint_path.clear();
   const std::string yaml = effective_yaml(c);
   return hex_hash(fnv1a64(yaml.data(), yaml.size()));
 }

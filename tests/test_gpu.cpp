@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -382,6 +383,21 @@ TEST_F(CudaBackendTest, LargeCallMatchesSingleBlockCalls) {
   }
   for (const std::uint64_t k : {n - 2, n - 1})
     expect_same_partial(c, total, k, spillmc::accumulate_block(c.spec, total, k), all[k]);
+}
+
+// Out of device memory: the chunk is halved until it fits (here, as if at most 3
+// blocks fit, through the SPILLMC_TEST_CUDA_OOM_BLOCKS hook) with the same bits.
+TEST_F(CudaBackendTest, OutOfMemoryRetriesWithSmallerChunksSameBits) {
+  const Case c = cases().front();
+  const std::uint64_t total = 11 * kBlockDraws - 5;
+  const std::vector<Tally> want = gpu(c.spec, total, 0, 11);
+  ASSERT_EQ(setenv("SPILLMC_TEST_CUDA_OOM_BLOCKS", "3", 1), 0);
+  std::unique_ptr<spillmc::Backend> small = spillmc::make_cuda_backend(0);
+  unsetenv("SPILLMC_TEST_CUDA_OOM_BLOCKS");
+  std::vector<Tally> got(11);
+  small->compute_blocks(c.spec, total, 0, 11, got.data());
+  EXPECT_LE(small->preferred_chunk_blocks(), 3u);
+  for (std::uint64_t k = 0; k < 11; ++k) EXPECT_TRUE(same_bits(want[k], got[k])) << "block " << k;
 }
 
 }  // namespace

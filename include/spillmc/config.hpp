@@ -24,9 +24,16 @@ struct Config {
   bool a2_is_gap = false;
   bool a2p_is_theta = false;
   std::string output_path = "spillmc.h5";
+  // checkpoint: {every: SECONDS, path: FILE}. 0: no checkpoints. An empty
+  // path means output_path + ".ckpt" (checkpoint_file()).
+  double checkpoint_every = 0.0;
+  std::string checkpoint_path;
   std::string source;  // the file the config came from (for messages)
 
   DrawSpec draw_spec() const;
+  std::string checkpoint_file() const {
+    return checkpoint_path.empty() ? output_path + ".ckpt" : checkpoint_path;
+  }
 };
 
 // A --set KEY=VALUE override: KEY is a dotted path (parameters.a.low), VALUE a

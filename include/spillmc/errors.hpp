@@ -8,11 +8,13 @@ namespace spillmc {
 
 enum ExitCode : int {
   kExitOk = 0,
-  kExitInternal = 1,      // a bug or an unexpected library failure
-  kExitBadInput = 2,      // config file, command line
-  kExitOutput = 3,        // output path cannot be written, file to read is bad
-  kExitCuda = 4,          // CUDA runtime error
-  kExitInterrupted = 130  // SIGINT / SIGTERM
+  kExitInternal = 1,  // a bug or an unexpected library failure
+  kExitBadInput = 2,  // config file, command line
+  kExitOutput = 3,    // output path cannot be written, file to read is bad
+  kExitCuda = 4,      // CUDA runtime error
+  kExitCheckpointed =
+      75,                 // stopped by a signal after writing a checkpoint: resume it (EX_TEMPFAIL)
+  kExitInterrupted = 130  // SIGINT / SIGTERM / SIGUSR1 without checkpointing
 };
 
 struct Error : std::runtime_error {

@@ -12,8 +12,9 @@ namespace spillmc {
 
 constexpr const char* kFormatName = "spillmc-result";
 constexpr int kFormatVersion = 2;
-constexpr const char* kKindResult = "result";  // a whole run (or a merge of all its shards)
-constexpr const char* kKindShard = "shard";    // one share of the segments (--shard I/N)
+constexpr const char* kKindResult = "result";          // a whole run (or a merge of all its shards)
+constexpr const char* kKindShard = "shard";            // one share of the segments (--shard I/N)
+constexpr const char* kKindCheckpoint = "checkpoint";  // a run in progress (checkpoint: every)
 
 struct RunInfo {
   std::string program_version;
@@ -41,10 +42,19 @@ struct SegmentState {
   std::vector<Tally> segments;
 };
 
+// What a checkpoint adds to the completed segments of its /state: the left
+// fold of the current segment's blocks done so far and the next block to
+// compute (/checkpoint, docs/output.md). Only in files of kind "checkpoint".
+struct CheckpointPart {
+  Tally current;
+  std::uint64_t next_block = 0;
+};
+
 struct Result {
   RunInfo info;
   Tally tally;  // fold_segments(state.segments) for files the program writes
   SegmentState state = {};
+  CheckpointPart checkpoint = {};  // written only when info.kind is kKindCheckpoint
 };
 
 // The current time as UTC ISO 8601 (2026-11-22T14:03:05Z), for RunInfo::created.
@@ -54,6 +64,11 @@ std::string utc_now_iso8601();
 // Refuses an existing file unless `force`. Throws OutputError naming the path
 // and the system error; never leaves the temporary file behind.
 void write_result(const std::string& path, const Result& result, bool force);
+
+// Writes a checkpoint (info.kind kKindCheckpoint) to `path`: a temporary file
+// beside it, fsync, rename over the previous checkpoint, which stays intact
+// until the new one is complete. OutputError naming the path on failure.
+void write_checkpoint(const std::string& path, const Result& checkpoint);
 
 // Checks up front that `path` could be written (directory exists and is
 // writable, file absent or `force`), so a run fails before computing.
@@ -78,6 +93,10 @@ struct ResultFile {
   std::string state_checksum_data;    // recomputed from the stored /state data
   std::string file_checksum;          // attribute as stored
   std::string file_checksum_problem;  // empty when the file's bytes match file_checksum
+  // Kind "checkpoint" only: /checkpoint as stored, its checksum attribute and
+  // the checksum recomputed from its data.
+  CheckpointPart checkpoint;
+  std::string checkpoint_checksum, checkpoint_checksum_data;
 };
 ResultFile read_result(const std::string& path);
 

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "spillmc/backend.hpp"
@@ -25,17 +26,41 @@ std::uint64_t segment_count(std::uint64_t draws, std::uint64_t segment_blocks = 
 std::uint64_t segment_draws(std::uint64_t draws, std::uint64_t j,
                             std::uint64_t segment_blocks = kSegmentBlocks);
 
+// Where a run of segments stands between chunks: the totals of the segments
+// completed so far (from first_segment on), the left fold of the blocks of
+// the current segment done so far, and the first block not yet folded. What
+// a checkpoint stores; run_segments continues from it bit-identically.
+struct SegmentProgress {
+  std::vector<Tally> segments;
+  Tally current;
+  std::uint64_t next_block = 0;
+};
+
+// Called after each chunk (after the progress callback) with the state so far.
+using ChunkFn = std::function<void(const SegmentProgress&)>;
+
 // The totals of segments [first_segment, end_segment) (clipped to the run's
 // segments), each a left fold of its blocks in block order. Progress reports
 // (draws done, draws in the range). Checks `cancel` between chunks and throws
 // Interrupted when it is set. `segment_blocks` other than kSegmentBlocks is
-// for tests only: files always use kSegmentBlocks.
+// for tests only: files always use kSegmentBlocks. With `resume` (a state an
+// earlier call passed to `after_chunk`, same arguments otherwise) continues
+// from its next_block; InputError when it does not fit the range.
 std::vector<Tally> run_segments(Backend& backend, const DrawSpec& spec, std::uint64_t draws,
                                 std::uint64_t first_segment, std::uint64_t end_segment,
                                 const ProgressFn& progress = {},
                                 const std::atomic<bool>* cancel = nullptr,
                                 std::uint64_t chunk_blocks = 0,
-                                std::uint64_t segment_blocks = kSegmentBlocks);
+                                std::uint64_t segment_blocks = kSegmentBlocks,
+                                const SegmentProgress* resume = nullptr,
+                                const ChunkFn& after_chunk = {});
+
+// Empty when `p` is a state that run_segments over [first_segment,
+// end_segment) can reach (segment count, next block and the partial's draws
+// agree); else what is wrong.
+std::string check_segment_progress(const SegmentProgress& p, std::uint64_t draws,
+                                   std::uint64_t first_segment, std::uint64_t end_segment,
+                                   std::uint64_t segment_blocks = kSegmentBlocks);
 
 // Left fold of segment totals in order: ((s0 + s1) + s2) + ...
 Tally fold_segments(const std::vector<Tally>& segments);

@@ -29,8 +29,8 @@ Tally unflatten_tally(const std::uint64_t* counts, const double* moments);
 std::uint64_t fnv1a64(const void* data, std::size_t n, std::uint64_t h = 0xcbf29ce484222325ull);
 // "fnv1a64:<16 hex digits>" over the flat layout of `segments` as little-endian bytes.
 std::string state_checksum(const std::vector<Tally>& segments);
-// "fnv1a64:<16 hex digits>" of the effective config YAML with output.path and
-// threads blanked: the two keys that never change the numbers.
+// "fnv1a64:<16 hex digits>" of the effective config YAML with output.path,
+// threads and checkpoint blanked: the keys that never change the numbers.
 std::string config_identity_hash(const Config& cfg);
 
 // ---------------------------------------------------------------------------
