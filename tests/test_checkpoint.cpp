@@ -49,18 +49,20 @@ Cmd sh(const std::string& args) {
 #define EXPECT_CONTAINS(text, part) \
   EXPECT_NE((text).find(part), std::string::npos) << "missing '" << (part) << "' in:\n" << (text)
 
-// Cheap, all-uniform. 80M draws: two segments (the second short), about 2 s
-// on two cores, so a run can be stopped in either segment.
+// 80M draws: two segments (the second short). One thread and a beta theta make
+// a run last about 3 s even on a fast, quiet machine, so the signals below
+// (0.45-0.8 s) always land mid-run; the thread count does not change the bits.
 const char* kCheap = R"(draws: 80000000
 seed: 5
 backend: cpu
+threads: 1
 parameters:
   a: {dist: uniform, low: 9, high: 11}
   b: {dist: uniform, low: 0.8, high: 1.2}
   c: {dist: uniform, low: 1, high: 3}
   A1: {dist: uniform, low: 0.5, high: 1.5}
   A2_gap: {dist: uniform, low: 0.1, high: 2}
-  theta: {dist: uniform, low: 0, high: 1}
+  theta: {dist: beta, alpha: 2, beta: 2}
 )";
 
 // A running `spillmc run` that the test can signal.
