@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "harness.hpp"
 #include "spillmc/backend.hpp"
 #include "spillmc/errors.hpp"
 #include "spillmc/result.hpp"
@@ -25,29 +26,16 @@
 #include "spillmc/shard.hpp"
 
 namespace fs = std::filesystem;
+using spillmc_test::Cmd;
+using spillmc_test::expect_same_numbers;
+using spillmc_test::same_bytes;
+using spillmc_test::sh;
+using spillmc_test::sleep_s;
+using spillmc_test::spawn;
+using spillmc_test::wait_exit;
 using namespace spillmc;
 
 namespace {
-
-struct Cmd {
-  int status;
-  std::string out;  // stdout and stderr together
-};
-
-Cmd sh(const std::string& args) {
-  const std::string cmd = "env -u SLURM_ARRAY_TASK_ID -u SLURM_ARRAY_TASK_COUNT " +
-                          std::string(SPILLMC_BINARY) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  std::size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  const int st = pclose(p);
-  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
-}
-
-#define EXPECT_CONTAINS(text, part) \
-  EXPECT_NE((text).find(part), std::string::npos) << "missing '" << (part) << "' in:\n" << (text)
 
 // 80M draws: two segments (the second short). One thread and a beta theta make
 // a run last about 3 s even on a fast, quiet machine, so the signals below
@@ -65,83 +53,17 @@ parameters:
   theta: {dist: beta, alpha: 2, beta: 2}
 )";
 
-// A running `spillmc run` that the test can signal.
-struct Child {
-  pid_t pid;
-};
-
-Child spawn(const std::vector<std::string>& args, const std::string& log) {
-  std::fflush(nullptr);
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::unsetenv("SLURM_ARRAY_TASK_ID");
-    ::unsetenv("SLURM_ARRAY_TASK_COUNT");
-    std::FILE* f = std::freopen(log.c_str(), "a", stderr);
-    (void)f;
-    std::vector<char*> argv;
-    std::string bin = SPILLMC_BINARY;
-    argv.push_back(bin.data());
-    std::vector<std::string> copy = args;
-    for (auto& a : copy) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execv(bin.c_str(), argv.data());
-    ::_exit(127);
-  }
-  return {pid};
-}
-
-// Exit code, or -signal when killed.
-int wait_for(const Child& c) {
-  int st = 0;
-  while (::waitpid(c.pid, &st, 0) < 0 && errno == EINTR) {
-  }
-  return WIFEXITED(st) ? WEXITSTATUS(st) : -WTERMSIG(st);
-}
-
-void sleep_s(double s) {
-  std::this_thread::sleep_for(std::chrono::duration<double>(s));
-}
-
-bool same_bytes(const void* a, const void* b, std::size_t n) {
-  return std::memcmp(a, b, n) == 0;
-}
-
-// Summary, events, regimes, invalid, undefined and /state, bit for bit.
-void expect_same_numbers(const ResultFile& a, const ResultFile& b) {
-  EXPECT_EQ(a.draws_valid, b.draws_valid);
-  EXPECT_EQ(a.draws_invalid, b.draws_invalid);
-  EXPECT_TRUE(same_bytes(a.summary, b.summary, sizeof a.summary));
-  EXPECT_TRUE(same_bytes(a.events, b.events, sizeof a.events));
-  EXPECT_TRUE(same_bytes(a.regime2, b.regime2, sizeof a.regime2));
-  EXPECT_TRUE(same_bytes(a.regime_up, b.regime_up, sizeof a.regime_up));
-  EXPECT_TRUE(same_bytes(a.invalid, b.invalid, sizeof a.invalid));
-  EXPECT_EQ(a.a2crit_undefined, b.a2crit_undefined);
-  EXPECT_EQ(a.info.config_hash, b.info.config_hash);
-  EXPECT_EQ(a.state_checksum, b.state_checksum);
-  ASSERT_EQ(a.state.segments.size(), b.state.segments.size());
-  for (std::size_t j = 0; j < a.state.segments.size(); ++j) {
-    std::vector<std::uint64_t> ca(kStateCountColumns), cb(kStateCountColumns);
-    std::vector<double> ma(kNumFields * kStateMomentColumns), mb(ma.size());
-    flatten_tally(a.state.segments[j], ca.data(), ma.data());
-    flatten_tally(b.state.segments[j], cb.data(), mb.data());
-    EXPECT_EQ(ca, cb) << j;
-    EXPECT_TRUE(same_bytes(ma.data(), mb.data(), ma.size() * sizeof(double))) << j;
-  }
-}
-
 class Checkpoint : public testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/spillmc-ckpt-XXXXXX";
-    dir_ = mkdtemp(tmpl);
     cfg_ = path("cheap.yaml");
     std::ofstream(cfg_) << kCheap << "output:\n  path: " << path("out.h5")
                         << "\ncheckpoint: {every: 0.2}\n";
   }
   void TearDown() override {
-    if (!HasFailure()) fs::remove_all(dir_);
+    if (HasFailure()) tmp_.keep();
   }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+  std::string path(const std::string& name) const { return tmp_.path(name); }
   std::string out() const { return path("out.h5"); }
   std::string ckpt() const { return path("out.h5.ckpt"); }
   std::string log() const { return path("log.txt"); }
@@ -157,17 +79,14 @@ class Checkpoint : public testing::Test {
   int stop(int sig, double after, bool resume) const {
     std::vector<std::string> a = {"run", cfg_, "-q"};
     if (resume) a.push_back("--resume");
-    const Child c = spawn(a, log());
+    const pid_t pid = spawn(a, log(), {}, /*append_log=*/true);
     sleep_s(after);
-    ::kill(c.pid, sig);
-    return wait_for(c);
+    ::kill(pid, sig);
+    return wait_exit(pid);
   }
-  std::string log_text() const {
-    std::ifstream f(log());
-    return std::string(std::istreambuf_iterator<char>(f), {});
-  }
+  std::string log_text() const { return spillmc_test::slurp(log()); }
 
-  fs::path dir_;
+  spillmc_test::TempDir tmp_{"ckpt"};
   std::string cfg_;
 };
 
@@ -316,8 +235,8 @@ TEST_F(Checkpoint, SigkillAtRandomMomentsThenResumeIsBitIdentical) {
 }
 
 TEST(CheckpointConfig, EveryMustBePositiveAndKeysAreChecked) {
-  char tmpl[] = "/tmp/spillmc-ckptcfg-XXXXXX";
-  const fs::path dir = mkdtemp(tmpl);
+  const spillmc_test::TempDir tmp("ckptcfg");
+  const fs::path& dir = tmp.dir();
   const std::string cfg = (dir / "c.yaml").string();
   std::ofstream(cfg) << kCheap << "checkpoint: {every: 0}\n";
   Cmd c = sh("validate " + cfg);
@@ -336,7 +255,6 @@ TEST(CheckpointConfig, EveryMustBePositiveAndKeysAreChecked) {
   c = sh("run " + cfg + " --checkpoint-every -1 -o " + (dir / "o.h5").string());
   EXPECT_EQ(c.status, kExitBadInput) << c.out;
   EXPECT_CONTAINS(c.out, "--checkpoint-every");
-  fs::remove_all(dir);
 }
 
 // In process: resuming run_segments from the state after any chunk, with

@@ -16,53 +16,27 @@
 #include <string>
 #include <thread>
 
+#include "harness.hpp"
 #include "spillmc/backend.hpp"
 #include "spillmc/result.hpp"
 
 namespace fs = std::filesystem;
+using spillmc_test::Cmd;
+using spillmc_test::sh;
+using spillmc_test::spawn;
+using spillmc_test::wait_exit;
 using namespace spillmc;
 
 namespace {
 
-struct Cmd {
-  int status;
-  std::string out;  // stdout and stderr together
-};
-
-Cmd sh(const std::string& args) {
-  const std::string cmd = std::string(SPILLMC_BINARY) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  std::size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  const int st = pclose(p);
-  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
-}
-
 class Cli : public testing::Test {
  protected:
-  void SetUp() override {
-    // Inside a Slurm array job these would turn every run into a shard.
-    for (const char* v : {"SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_COUNT", "SLURM_ARRAY_TASK_MIN",
-                          "SLURM_ARRAY_TASK_STEP"})
-      unsetenv(v);
-    char tmpl[] = "/tmp/spillmc-cli-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+  std::string path(const std::string& name) const { return tmp_.path(name); }
   std::string write(const std::string& name, const std::string& text) const {
-    std::ofstream(path(name)) << text;
-    return path(name);
+    return tmp_.write(name, text);
   }
-  // Files in the directory other than the named ones (leftover temporaries).
-  int count_files() const {
-    int n = 0;
-    for ([[maybe_unused]] const auto& e : fs::directory_iterator(dir_)) ++n;
-    return n;
-  }
-  fs::path dir_;
+  int count_files() const { return tmp_.count_files(); }
+  spillmc_test::TempDir tmp_{"cli"};
 };
 
 const char* kWorked = R"(draws: 1000
@@ -133,10 +107,7 @@ TEST_F(Cli, SameSeedSameBitsForAnyThreadCount) {
   ASSERT_EQ(sh("run " + cfg + " -o " + path("t1.h5") + " --backend cpu --threads 1 -q").status, 0);
   ASSERT_EQ(sh("run " + cfg + " -o " + path("t2.h5") + " --backend cpu --threads 2 -q").status, 0);
   const ResultFile a = read_result(path("t1.h5")), b = read_result(path("t2.h5"));
-  for (int f = 0; f < kNumFields; ++f) {
-    EXPECT_EQ(std::memcmp(&a.summary[f], &b.summary[f], sizeof(SummaryStats)), 0) << kFieldNames[f];
-  }
-  EXPECT_EQ(a.draws_valid, b.draws_valid);
+  spillmc_test::expect_same_numbers(a, b);
   EXPECT_GT(a.invalid[I_b_nonpositive], 0u);
   EXPECT_EQ(a.draws_valid + a.draws_invalid, 200000u);
 }
@@ -214,24 +185,14 @@ TEST_F(Cli, OutputPathProblemsExitThreeAndLeaveNothing) {
 TEST_F(Cli, InterruptStopsCleanlyWithExit130AndNoFile) {
   const std::string cfg = write("long.yaml", std::string(kWide) + "\n");
   const std::string out = path("long.h5");
-  const pid_t pid = fork();
+  const pid_t pid = spawn(
+      {"run", cfg, "-o", out, "--draws", "1000000000000", "--backend", "cpu", "-q"}, "/dev/null");
   ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    const std::string draws = "1000000000000";
-    execl(SPILLMC_BINARY, SPILLMC_BINARY, "run", cfg.c_str(), "-o", out.c_str(), "--draws",
-          draws.c_str(), "--backend", "cpu", "-q", static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  spillmc_test::sleep_s(1.5);
   kill(pid, SIGINT);
-  int st = 0;
   const auto t0 = std::chrono::steady_clock::now();
-  waitpid(pid, &st, 0);
-  const double waited =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  ASSERT_TRUE(WIFEXITED(st));
-  EXPECT_EQ(WEXITSTATUS(st), 130);
-  EXPECT_LT(waited, 10.0);
+  EXPECT_EQ(wait_exit(pid), 130);
+  EXPECT_LT(spillmc_test::seconds_since(t0), 10.0);
   EXPECT_FALSE(fs::exists(out));
   EXPECT_EQ(count_files(), 1);  // only the config
 }

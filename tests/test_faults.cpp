@@ -21,62 +21,22 @@
 #include <thread>
 #include <vector>
 
+#include "harness.hpp"
+
 namespace fs = std::filesystem;
+using spillmc_test::Cmd;
+using spillmc_test::seconds_since;
+using spillmc_test::sh;
+using spillmc_test::slurp;
+using spillmc_test::spawn;
+using spillmc_test::wait_exit;
 
 namespace {
 
-struct Cmd {
-  int status;
-  std::string out;  // stdout and stderr together
-};
-
-Cmd sh(const std::string& args) {
-  const std::string cmd = std::string(SPILLMC_BINARY) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  std::size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  const int st = pclose(p);
-  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
-}
-
-std::string slurp(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
-
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-// Starts `spillmc ARGS...` in the background, stdout and stderr to `log`;
-// `pause_ms` > 0 sets the test hook that pauses before the final rename.
-pid_t spawn(const std::vector<std::string>& args, const std::string& log, int pause_ms = 0) {
-  const pid_t pid = fork();
-  if (pid != 0) return pid;
-  const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd >= 0) {
-    dup2(fd, 1);
-    dup2(fd, 2);
-  }
-  if (pause_ms > 0)
-    setenv("SPILLMC_TEST_PAUSE_BEFORE_RENAME_MS", std::to_string(pause_ms).c_str(), 1);
-  std::vector<std::string> all = {SPILLMC_BINARY};
-  all.insert(all.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& a : all) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  execv(argv[0], argv.data());
-  _exit(127);
-}
-
-int wait_exit(pid_t pid) {
-  int st = 0;
-  waitpid(pid, &st, 0);
-  return WIFEXITED(st) ? WEXITSTATUS(st) : -WTERMSIG(st);
+// The test hook that pauses a run before its final rename (h5io.cpp publish()).
+std::vector<std::pair<std::string, std::string>> pause_before_rename(int ms) {
+  if (ms <= 0) return {};
+  return {{"SPILLMC_TEST_PAUSE_BEFORE_RENAME_MS", std::to_string(ms)}};
 }
 
 const char* kConfig = R"(seed: 3
@@ -92,18 +52,14 @@ parameters:
 class Faults : public testing::Test {
  protected:
   void SetUp() override {
-    for (const char* v : {"SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_COUNT", "SLURM_ARRAY_TASK_MIN",
-                          "SLURM_ARRAY_TASK_STEP", "SPILLMC_TEST_PAUSE_BEFORE_RENAME_MS"})
-      unsetenv(v);
-    char tmpl[] = "/tmp/spillmc-faults-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-    std::ofstream(path("c.yaml")) << kConfig;
+    unsetenv("SPILLMC_TEST_PAUSE_BEFORE_RENAME_MS");
+    tmp_.write("c.yaml", kConfig);
   }
+  // Before tmp_ removes the directory.
   void TearDown() override {
     for (const std::string& m : mounts_) umount2(m.c_str(), MNT_DETACH);
-    fs::remove_all(dir_);
   }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+  std::string path(const std::string& name) const { return tmp_.path(name); }
   // Names in `dir` (dot files included: temporaries and locks).
   static std::vector<std::string> names(const fs::path& dir) {
     std::vector<std::string> n;
@@ -137,7 +93,8 @@ class Faults : public testing::Test {
   }
   Cmd verify(const std::string& file) { return sh("verify " + file); }
 
-  fs::path dir_;
+  spillmc_test::TempDir tmp_{"faults"};
+  const fs::path dir_ = tmp_.dir();
   std::vector<std::string> mounts_;
   bool in_namespace_ = false;
 };
@@ -260,7 +217,7 @@ TEST_F(Faults, SigkillAtRandomMomentsLeavesNothingOrAVerifiedFile) {
     const bool in_window = i >= kRuns - 3;
     const pid_t pid = spawn({"run", path("c.yaml"), "-o", out, "--draws", "12000000", "--backend",
                              "cpu", "--threads", "1", "-q"},
-                            path("kill.log"), in_window ? 10000 : pause_ms);
+                            path("kill.log"), pause_before_rename(in_window ? 10000 : pause_ms));
     double delay = 0;
     if (in_window) {
       t0 = std::chrono::steady_clock::now();

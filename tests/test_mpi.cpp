@@ -17,28 +17,17 @@
 #include <thread>
 #include <vector>
 
+#include "harness.hpp"
 #include "spillmc/mpi.hpp"
 #include "spillmc/result.hpp"
 
 namespace fs = std::filesystem;
+using spillmc_test::Cmd;
+using spillmc_test::seconds_since;
+using spillmc_test::sh;
 using namespace spillmc;
 
 namespace {
-
-struct Cmd {
-  int status;
-  std::string out;  // stdout and stderr together
-};
-
-Cmd shell(const std::string& cmd) {
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  std::string out;
-  char buf[4096];
-  std::size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  const int st = pclose(p);
-  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
-}
 
 const std::string kMpirun = SPILLMC_MPIEXEC;
 
@@ -62,33 +51,20 @@ class Mpi : public testing::Test {
     // Containers often run as root; OpenMPI refuses that unless told.
     setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
     setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
-    char tmpl[] = "/tmp/spillmc-mpi-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-    std::ofstream(path("c.yaml")) << kConfig;
+    tmp_.write("c.yaml", kConfig);
   }
-  void TearDown() override {
-    if (!dir_.empty()) fs::remove_all(dir_);
-  }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+  std::string path(const std::string& name) const { return tmp_.path(name); }
   std::vector<std::string> mpirun_args(int n) const {
     return {kMpirun, "--oversubscribe", "-n", std::to_string(n), SPILLMC_BINARY};
   }
   Cmd mpirun(int n, const std::string& args) const {
     std::string cmd;
     for (const auto& a : mpirun_args(n)) cmd += a + " ";
-    return shell(cmd + args);
+    return spillmc_test::run_shell(cmd + args);
   }
-  int count_files() const {
-    int k = 0;
-    for ([[maybe_unused]] const auto& e : fs::directory_iterator(dir_)) ++k;
-    return k;
-  }
-  fs::path dir_;
+  int count_files() const { return tmp_.count_files(); }
+  spillmc_test::TempDir tmp_{"mpi"};
 };
-
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
 
 }  // namespace
 
@@ -110,8 +86,7 @@ TEST(MpiSession, WithoutALauncherIsRankZeroOfOne) {
 
 TEST_F(Mpi, OneTwoAndThreeRanksGiveTheSingleProcessBits) {
   const std::string common = " --backend cpu --threads 1 -q";
-  const Cmd single = shell(std::string(SPILLMC_BINARY) + " run " + path("c.yaml") + " -o " +
-                           path("single.h5") + common);
+  const Cmd single = sh("run " + path("c.yaml") + " -o " + path("single.h5") + common);
   ASSERT_EQ(single.status, 0) << single.out;
   const ResultFile a = read_result(path("single.h5"));
   EXPECT_EQ(a.info.device.find("ranks"), std::string::npos) << a.info.device;
@@ -127,17 +102,8 @@ TEST_F(Mpi, OneTwoAndThreeRanksGiveTheSingleProcessBits) {
           << b.info.device;
     }
     EXPECT_EQ(b.info.backend, "cpu");
-    for (int f = 0; f < kNumFields; ++f) {
-      EXPECT_EQ(std::memcmp(&a.summary[f], &b.summary[f], sizeof(SummaryStats)), 0)
-          << "n=" << n << " " << kFieldNames[f];
-    }
-    EXPECT_EQ(std::memcmp(a.events, b.events, sizeof a.events), 0) << n;
-    EXPECT_EQ(std::memcmp(a.regime2, b.regime2, sizeof a.regime2), 0) << n;
-    EXPECT_EQ(std::memcmp(a.regime_up, b.regime_up, sizeof a.regime_up), 0) << n;
-    EXPECT_EQ(std::memcmp(a.invalid, b.invalid, sizeof a.invalid), 0) << n;
-    EXPECT_EQ(a.a2crit_undefined, b.a2crit_undefined) << n;
-    EXPECT_EQ(a.draws_valid, b.draws_valid) << n;
-    EXPECT_EQ(a.draws_invalid, b.draws_invalid) << n;
+    SCOPED_TRACE("mpirun -n " + std::to_string(n));
+    spillmc_test::expect_same_numbers(a, b);
     EXPECT_EQ(b.draws_valid + b.draws_invalid, 2000000u);
   }
   EXPECT_GT(a.invalid[I_b_nonpositive], 0u);

@@ -13,39 +13,19 @@
 #include <string>
 #include <vector>
 
+#include "harness.hpp"
 #include "spillmc/errors.hpp"
 #include "spillmc/result.hpp"
 #include "spillmc/run.hpp"
 #include "spillmc/shard.hpp"
 
 namespace fs = std::filesystem;
+using spillmc_test::Cmd;
+using spillmc_test::expect_same_numbers;
+using spillmc_test::sh;
 using namespace spillmc;
 
 namespace {
-
-struct Cmd {
-  int status;
-  std::string out;  // stdout and stderr together
-};
-
-// Runs the binary with `env` (VAR=value ...) in front; Slurm's array variables
-// are cleared unless given, so a test run inside a Slurm array behaves the same.
-Cmd sh(const std::string& args, const std::string& env = "") {
-  const std::string cmd =
-      "env -u SLURM_ARRAY_TASK_ID -u SLURM_ARRAY_TASK_COUNT -u SLURM_ARRAY_TASK_MIN "
-      "-u SLURM_ARRAY_TASK_MAX -u SLURM_ARRAY_TASK_STEP " +
-      env + " " + SPILLMC_BINARY + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  std::size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  const int st = pclose(p);
-  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
-}
-
-#define EXPECT_CONTAINS(text, part) \
-  EXPECT_NE((text).find(part), std::string::npos) << "missing '" << (part) << "' in:\n" << (text)
 
 // Cheap, all-uniform: fast enough to span several 2^26-draw segments in a test.
 const char* kCheap = R"(draws: 1000
@@ -66,62 +46,23 @@ const std::uint64_t kLongDraws = 3 * kSegmentDraws + 12345;
 class Shards : public testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/spillmc-shards-XXXXXX";
-    dir_ = mkdtemp(tmpl);
     cfg_ = path("cheap.yaml");
     std::ofstream(cfg_) << kCheap << "output:\n  path: " << path("out.h5") << "\n";
   }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+  std::string path(const std::string& name) const { return tmp_.path(name); }
   std::string run(const std::string& extra) const {
     return "run " + cfg_ + " --backend cpu -q " + extra;
   }
-  fs::path dir_;
+  spillmc_test::TempDir tmp_{"shards"};
+  const fs::path dir_ = tmp_.dir();
   std::string cfg_;
 };
-
-bool same_bytes(const void* a, const void* b, std::size_t n) {
-  return std::memcmp(a, b, n) == 0;
-}
-
-std::vector<std::uint64_t> flat_counts(const Tally& t) {
-  std::vector<std::uint64_t> c(kStateCountColumns);
-  std::vector<double> m(kNumFields * kStateMomentColumns);
-  flatten_tally(t, c.data(), m.data());
-  std::vector<std::uint64_t> all = c;
-  for (double d : m) {
-    std::uint64_t v;
-    std::memcpy(&v, &d, sizeof v);
-    all.push_back(v);
-  }
-  return all;
-}
-
-// Every statistic and the state, bit for bit.
-void expect_same_numbers(const ResultFile& a, const ResultFile& b) {
-  EXPECT_EQ(a.draws_valid, b.draws_valid);
-  EXPECT_EQ(a.draws_invalid, b.draws_invalid);
-  for (int f = 0; f < kNumFields; ++f)
-    EXPECT_TRUE(same_bytes(&a.summary[f], &b.summary[f], sizeof(SummaryStats))) << kFieldNames[f];
-  for (int e = 0; e < kNumEvents; ++e)
-    EXPECT_TRUE(same_bytes(&a.events[e], &b.events[e], sizeof(Proportion))) << kEventNames[e];
-  EXPECT_TRUE(same_bytes(a.regime2, b.regime2, sizeof a.regime2));
-  EXPECT_TRUE(same_bytes(a.regime_up, b.regime_up, sizeof a.regime_up));
-  EXPECT_TRUE(same_bytes(a.invalid, b.invalid, sizeof a.invalid));
-  EXPECT_EQ(a.a2crit_undefined, b.a2crit_undefined);
-  EXPECT_EQ(a.info.config_hash, b.info.config_hash);
-  EXPECT_EQ(a.state.segment_first, b.state.segment_first);
-  EXPECT_EQ(a.state.segment_count_total, b.state.segment_count_total);
-  ASSERT_EQ(a.state.segments.size(), b.state.segments.size());
-  for (std::size_t j = 0; j < a.state.segments.size(); ++j)
-    EXPECT_EQ(flat_counts(a.state.segments[j]), flat_counts(b.state.segments[j])) << j;
-}
 
 }  // namespace
 
 TEST(ShardState, RoundTripIsExactIncludingEmptyFields) {
-  char tmpl[] = "/tmp/spillmc-state-XXXXXX";
-  const fs::path dir = mkdtemp(tmpl);
+  const spillmc_test::TempDir tmp("state");
+  const fs::path& dir = tmp.dir();
   DrawSpec spec;
   spec.dist[S_a] = {DistKind::uniform, 8.0, 12.0};
   spec.dist[S_b] = {DistKind::uniform, -0.2, 2.0};
@@ -148,10 +89,11 @@ TEST(ShardState, RoundTripIsExactIncludingEmptyFields) {
   EXPECT_EQ(back.state.segment_count_total, 9u);
   ASSERT_EQ(back.state.segments.size(), 3u);
   for (std::size_t j = 0; j < 3; ++j)
-    EXPECT_EQ(flat_counts(back.state.segments[j]), flat_counts(r.state.segments[j])) << j;
+    EXPECT_EQ(spillmc_test::tally_bits(back.state.segments[j]),
+              spillmc_test::tally_bits(r.state.segments[j]))
+        << j;
   EXPECT_EQ(back.state_checksum, back.state_checksum_data);
   EXPECT_TRUE(back.file_checksum_problem.empty()) << back.file_checksum_problem;
-  fs::remove_all(dir);
 }
 
 TEST(ShardState, ShardRangesCoverEverySegmentOnce) {
