@@ -49,33 +49,13 @@ while (($#)); do
   esac
 done
 
-die() { echo "run_cpu: $*" >&2; exit 1; }
-python=/usr/bin/python3
-[[ -x $python ]] || python=$(command -v python3) || die "needs python3 (with numpy and h5py)"
-"$python" -c 'import numpy, h5py, yaml' 2>/dev/null ||
-  die "$python lacks numpy, h5py or yaml: run scripts/setup.sh"
+me=run_cpu
+source bench/lib.sh
+bench_python numpy h5py yaml
 [[ -x /usr/bin/time ]] || die "needs /usr/bin/time for peak memory: run scripts/setup.sh"
 [[ -f $config ]] || die "no config '$config'"
-
-# --- build (Release) ----------------------------------------------------------
-if ((do_build)); then
-  build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$build_dir/CMakeCache.txt" 2>/dev/null || true)
-  if [[ $build_type != Release ]]; then
-    echo "run_cpu: configuring $build_dir (Release)"
-    cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release -DSPILLMC_ENABLE_CUDA=OFF >/dev/null
-  fi
-  echo "run_cpu: building spillmc in $build_dir"
-  cmake --build "$build_dir" --target spillmc -j "$(nproc)" >/dev/null ||
-    die "build failed: cmake --build $build_dir --target spillmc"
-fi
-bin=$build_dir/bin/spillmc
-[[ -x $bin ]] || die "no $bin (build it, or drop --no-build)"
-
-host=$(hostname -s 2>/dev/null || true)
-[[ $host =~ ^[A-Za-z0-9._-]+$ ]] || host=cpu
-stamp=$(date -u +%Y%m%dT%H%MZ)
-[[ -n $out ]] || out=bench/results/$stamp-$host-cpu.json
-mkdir -p "$(dirname "$out")"
+bench_build "$build_dir" "$do_build"
+bench_result_path cpu
 
 export RUN_CPU_BIN=$bin RUN_CPU_CONFIG=$config RUN_CPU_REPS=$reps RUN_CPU_SECONDS=$seconds
 export RUN_CPU_BIG=$big RUN_CPU_OUT=$out RUN_CPU_STAMP=$stamp RUN_CPU_HOST=$host

@@ -46,30 +46,12 @@ while (($#)); do
   esac
 done
 
-die() { echo "scale: $*" >&2; exit 1; }
-python=/usr/bin/python3
-[[ -x $python ]] || python=$(command -v python3) || die "needs python3 (with h5py)"
-"$python" -c 'import h5py' 2>/dev/null || die "$python lacks h5py: run scripts/setup.sh"
+me=scale
+source bench/lib.sh
+bench_python h5py
 mpirun=$(command -v mpirun || true)
-
-if ((do_build)); then
-  build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$build_dir/CMakeCache.txt" 2>/dev/null || true)
-  if [[ $build_type != Release ]]; then
-    echo "scale: configuring $build_dir (Release)"
-    cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release -DSPILLMC_ENABLE_CUDA=OFF >/dev/null
-  fi
-  echo "scale: building spillmc in $build_dir"
-  cmake --build "$build_dir" --target spillmc -j "$(nproc)" >/dev/null ||
-    die "build failed: cmake --build $build_dir --target spillmc"
-fi
-bin=$build_dir/bin/spillmc
-[[ -x $bin ]] || die "no $bin (build it, or drop --no-build)"
-
-host=$(hostname -s 2>/dev/null || true)
-[[ $host =~ ^[A-Za-z0-9._-]+$ ]] || host=cpu
-stamp=$(date -u +%Y%m%dT%H%MZ)
-[[ -n $out ]] || out=bench/results/$stamp-$host-scale.json
-mkdir -p "$(dirname "$out")"
+bench_build "$build_dir" "$do_build"
+bench_result_path scale
 
 export SCALE_BIN=$bin SCALE_CONFIG=$config SCALE_REPS=$reps SCALE_OUT=$out SCALE_MPIRUN=$mpirun
 export SCALE_STRONG=$strong SCALE_WEAK=$weak SCALE_SEGMENTS=$segments SCALE_HOST=$host
