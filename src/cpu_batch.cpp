@@ -179,9 +179,8 @@ SPILLMC_AI void sample_lanes(const Dist& dist, const double u[W], const DrawSpec
     case DistKind::truncnormal: {
       // Without valid per-run constants the scalar sampler recomputes them.
       if (!dist.has_derived || dist.d0 != dist.d0 || dist.d1 != dist.d1) break;
-      const double lo = (dist.p2 - dist.p0) / dist.p1, hi = (dist.p3 - dist.p0) / dist.p1;
-      const bool flip = lo > 0.0;
-      const double a = flip ? -hi : lo, b = flip ? -lo : hi;
+      const TruncInterval t = trunc_interval(dist);
+      const double a = t.a, b = t.b;
       const double pa = dist.d0, pb = dist.d1;
       double z[W];
       if (pb > pa) {
@@ -194,12 +193,7 @@ SPILLMC_AI void sample_lanes(const Dist& dist, const double u[W], const DrawSpec
         for (int j = 0; j < W; ++j) z[j] = a + u[j] * (b - a);
       }
       SPILLMC_LANES
-      for (int j = 0; j < W; ++j) {
-        double t = z[j] < a ? a : (z[j] > b ? b : z[j]);
-        t = flip ? -t : t;
-        const double y = dist.p0 + dist.p1 * t;
-        x[j] = y < dist.p2 ? dist.p2 : (y > dist.p3 ? dist.p3 : y);
-      }
+      for (int j = 0; j < W; ++j) x[j] = trunc_value(dist, t, z[j]);
       return;
     }
     case DistKind::lognormal: {

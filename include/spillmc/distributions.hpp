@@ -29,7 +29,7 @@ struct Dist {
   DistKind kind = DistKind::fixed;
   double p0 = 0, p1 = 0, p2 = 0, p3 = 0;
   // Per-run constants derived from p0..p3 by prepared() (truncnormal: Phi at
-  // the reflected bounds), so samplers don't recompute them for every draw.
+  // trunc_interval's bounds), so samplers don't recompute them for every draw.
   bool has_derived = false;
   double d0 = 0, d1 = 0;
 };
@@ -106,27 +106,27 @@ SPILLMC_HD_INLINE double normal_cdf(double x) {
   return 0.5 * std::erfc(-x * 0.70710678118654752440);
 }
 
-// Normal restricted to [lo, hi] (in standard units) by inversion. Works in the
-// lower tail, flipping the interval when it lies above 0, so that Phi keeps
-// relative accuracy far from the mean.
-// pa, pb: Phi at the reflected bounds when already known (NAN: compute them).
-SPILLMC_HD_INLINE double truncated_standard_normal(double lo, double hi, double u, double pa = NAN,
-                                                   double pb = NAN) {
+// Truncated normal by inversion. The interval, in standard units, is
+// reflected into the lower tail when it lies above 0, where Phi keeps relative
+// accuracy far from the mean.
+struct TruncInterval {
+  double a, b;  // reflected bounds, a < b
+  bool flip;    // reflected: the sampled z is negated back
+};
+
+SPILLMC_HD_INLINE TruncInterval trunc_interval(const Dist& d) {
+  const double lo = (d.p2 - d.p0) / d.p1, hi = (d.p3 - d.p0) / d.p1;
   const bool flip = lo > 0.0;
-  const double a = flip ? -hi : lo;
-  const double b = flip ? -lo : hi;
-  if (pa != pa) pa = normal_cdf(a);
-  if (pb != pb) pb = normal_cdf(b);
-  double z;
-  if (pb > pa) {
-    z = normal_quantile(pa + u * (pb - pa));
-  } else {
-    // Interval so far in the tail that Phi cannot tell its ends apart:
-    // the density is then nearly exponential; uniform is within rounding here.
-    z = a + u * (b - a);
-  }
-  z = z < a ? a : (z > b ? b : z);
-  return flip ? -z : z;
+  return {flip ? -hi : lo, flip ? -lo : hi, flip};
+}
+
+// The value for a standard normal z drawn in the reflected interval: clamped
+// to it, reflected back, scaled, and clamped to [low, high] against rounding.
+SPILLMC_HD_INLINE double trunc_value(const Dist& d, const TruncInterval& t, double z) {
+  z = z < t.a ? t.a : (z > t.b ? t.b : z);
+  z = t.flip ? -z : z;
+  const double x = d.p0 + d.p1 * z;
+  return x < d.p2 ? d.p2 : (x > d.p3 ? d.p3 : x);
 }
 
 // Gamma(shape, 1) by Marsaglia & Tsang (2000). The loop's uniforms come from
@@ -164,10 +164,9 @@ SPILLMC_HD_INLINE double gamma_variate(double shape, const DrawRng& rng, std::ui
 // `d` with its per-run constants filled in (host, once per run).
 inline Dist prepared(Dist d) {
   if (d.kind == DistKind::truncnormal) {
-    const double lo = (d.p2 - d.p0) / d.p1, hi = (d.p3 - d.p0) / d.p1;
-    const bool flip = lo > 0.0;
-    d.d0 = normal_cdf(flip ? -hi : lo);
-    d.d1 = normal_cdf(flip ? -lo : hi);
+    const TruncInterval t = trunc_interval(d);
+    d.d0 = normal_cdf(t.a);
+    d.d1 = normal_cdf(t.b);
     d.has_derived = true;
   }
   return d;
@@ -185,11 +184,14 @@ SPILLMC_HD_INLINE double sample(const Dist& dist, double u, const DrawRng& rng,
     case DistKind::normal:
       return dist.p0 + dist.p1 * normal_quantile(u);
     case DistKind::truncnormal: {
-      const double z = truncated_standard_normal(
-          (dist.p2 - dist.p0) / dist.p1, (dist.p3 - dist.p0) / dist.p1, u,
-          dist.has_derived ? dist.d0 : NAN, dist.has_derived ? dist.d1 : NAN);
-      const double x = dist.p0 + dist.p1 * z;
-      return x < dist.p2 ? dist.p2 : (x > dist.p3 ? dist.p3 : x);
+      const TruncInterval t = trunc_interval(dist);
+      const bool known = dist.has_derived && dist.d0 == dist.d0 && dist.d1 == dist.d1;
+      const double pa = known ? dist.d0 : normal_cdf(t.a);
+      const double pb = known ? dist.d1 : normal_cdf(t.b);
+      // So far in the tail that Phi cannot tell the ends apart, the density is
+      // nearly exponential over the interval; uniform is within rounding there.
+      const double z = pb > pa ? normal_quantile(pa + u * (pb - pa)) : t.a + u * (t.b - t.a);
+      return trunc_value(dist, t, z);
     }
     case DistKind::lognormal:
       return std::exp(dist.p0 + dist.p1 * normal_quantile(u));
