@@ -265,10 +265,12 @@ IntStatus parse_integer(const std::string& text, Integer& out) {
 
 // ---- the key vocabulary ----------------------------------------------------------
 
-const std::vector<std::string> kTopKeys = {"draws",   "seed",       "model",  "backend",
-                                           "threads", "parameters", "output", "checkpoint"};
+const std::vector<std::string> kTopKeys = {
+    "draws",  "seed",       "model",      "backend",     "threads",     "parameters", "output",
+    "checkpoint", "stream", "sweep",      "histograms",  "conditions",  "correlation",
+    "sensitivity", "paths"};
 const std::vector<std::string> kParamKeys = {"a", "b", "c", "A1", "A2", "A2_gap", "A2p", "theta"};
-const std::vector<std::string> kOutputKeys = {"path"};
+const std::vector<std::string> kOutputKeys = {"path", "draws", "fields", "compression"};
 const std::vector<std::string> kCheckpointKeys = {"every", "path"};
 const std::vector<std::string> kModelNames = {"constrained", "paper"};
 const std::vector<std::string> kBackendNames = {"auto", "cpu", "cuda"};
@@ -441,6 +443,16 @@ class Reader {
   void read_parameters(const Item& params, Config& cfg);
   void read_output(const Item& out, Config& cfg);
   void read_checkpoint(const Item& ck, Config& cfg);
+  void read_sweep(const Item& it, Config& cfg);
+  void read_histograms(const Item& it, Config& cfg);
+  void read_conditions(const Item& it, Config& cfg);
+  void read_draws_output(const Item& out, Config& cfg);
+  void read_correlation(const Item& it, Config& cfg);
+  void read_sensitivity(const Item& it, Config& cfg);
+  void read_paths(const Item& it, Config& cfg);
+  // Cross-key checks once everything is read (e.g. a sweep axis must name a
+  // parameter the config gives, correlation needs sampled parameters).
+  void check_combinations(const YAML::Node& root, Config& cfg);
 
   std::string source_;
   std::vector<Applied> live_;     // overrides whose values are in the tree now
@@ -843,12 +855,15 @@ void Reader::read_output(const Item& out, Config& cfg) {
       }
       if (item.node.Scalar().empty()) fail(item, "must not be empty");
       cfg.output_path = item.node.Scalar();
+    } else if (key == "draws" || key == "fields" || key == "compression") {
+      // read together once the whole map is known (fields without draws is an error)
     } else {
       std::string hint = suggestion(key, kOutputKeys);
-      if (hint.empty()) hint = " (output takes: path)";
+      if (hint.empty()) hint = " (output takes: path, draws, fields, compression)";
       unknown_key(out, kv->first, hint);
     }
   }
+  read_draws_output(out, cfg);
 }
 
 void Reader::read_checkpoint(const Item& ck, Config& cfg) {
@@ -909,6 +924,21 @@ Config Reader::read(const YAML::Node& root) {
       read_output(item, cfg);
     } else if (key == "checkpoint") {
       read_checkpoint(item, cfg);
+    } else if (key == "stream") {
+      cfg.stream = static_cast<std::uint32_t>(
+          integer(item, 0, UINT32_MAX, "an integer in [0, 2^32-1]"));
+    } else if (key == "sweep") {
+      read_sweep(item, cfg);
+    } else if (key == "histograms") {
+      read_histograms(item, cfg);
+    } else if (key == "conditions") {
+      read_conditions(item, cfg);
+    } else if (key == "correlation") {
+      read_correlation(item, cfg);
+    } else if (key == "sensitivity") {
+      read_sensitivity(item, cfg);
+    } else if (key == "paths") {
+      read_paths(item, cfg);
     } else {
       std::string hint = suggestion(key, kTopKeys);
       if (hint.empty() &&
@@ -922,8 +952,37 @@ Config Reader::read(const YAML::Node& root) {
   if (!have_params) {
     fail_at("", root.Mark(), "", "missing 'parameters' (a, b, c, A1, A2 or A2_gap, A2p or theta)");
   }
+  check_combinations(root, cfg);
   return cfg;
 }
+
+// --- correlation (issue 4) -------------------------------------------------
+
+void Reader::read_correlation(const Item& it, Config&) { fail(it, "is not supported yet"); }
+
+std::string correlation_yaml(const Config&) { return {}; }
+
+// --- sensitivity (issue 4) -------------------------------------------------
+
+void Reader::read_sensitivity(const Item& it, Config&) { fail(it, "is not supported yet"); }
+
+std::string sensitivity_yaml(const Config&) { return {}; }
+
+// --- paths (issue 4) -------------------------------------------------------
+
+void Reader::read_paths(const Item& it, Config&) { fail(it, "is not supported yet"); }
+
+std::string paths_yaml(const Config&) { return {}; }
+
+// --- sweep, histograms, conditions, output.draws (issues 3, 4) -------------
+
+void Reader::read_sweep(const Item& it, Config&) { fail(it, "is not supported yet"); }
+void Reader::read_histograms(const Item& it, Config&) { fail(it, "is not supported yet"); }
+void Reader::read_conditions(const Item& it, Config&) { fail(it, "is not supported yet"); }
+void Reader::read_draws_output(const Item& it, Config&) { fail(it, "is not supported yet"); }
+void Reader::check_combinations(const YAML::Node&, Config&) {}
+std::string analysis_yaml(const Config&) { return {}; }
+std::string draws_output_yaml(const Config&) { return {}; }
 
 // YAML double-quoted string: always safe, whatever the path holds.
 std::string quote(const std::string& s) {
@@ -1035,6 +1094,7 @@ std::string effective_yaml(const Config& cfg) {
   }
   out += "output:\n";
   out += fmt::format("  path: {}\n", quote(cfg.output_path));
+  out += draws_output_yaml(cfg);
   // Only when set: files of runs without checkpoints keep their config text.
   if (cfg.checkpoint_every > 0) {
     out += "checkpoint:\n";
@@ -1042,6 +1102,11 @@ std::string effective_yaml(const Config& cfg) {
     if (!cfg.checkpoint_path.empty())
       out += fmt::format("  path: {}\n", quote(cfg.checkpoint_path));
   }
+  // Each feature's keys, only when used, so plain configs keep their text (and hash).
+  out += analysis_yaml(cfg);
+  out += correlation_yaml(cfg);
+  out += sensitivity_yaml(cfg);
+  out += paths_yaml(cfg);
   return out;
 }
 

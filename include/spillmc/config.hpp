@@ -13,6 +13,65 @@ namespace spillmc {
 
 enum class BackendChoice { automatic, cpu, cuda };
 
+// sweep: a grid of 1 to 3 axes, each fixing one parameter per cell (issue 3).
+struct SweepAxis {
+  std::string name;  // a, b, c, A1, A2, A2_gap, A2p or theta
+  std::string spacing;  // linspace | logspace | values (as written, for the record)
+  std::vector<double> values;
+};
+struct SweepConfig {
+  std::vector<SweepAxis> axes;  // empty: no sweep
+  std::uint64_t draws_per_cell = 0;
+  std::uint64_t cells() const {
+    std::uint64_t n = axes.empty() ? 0 : 1;
+    for (const auto& a : axes) n *= a.values.size();
+    return n;
+  }
+};
+
+// histograms: per-field histograms and the quantiles read from them (issue 3).
+struct HistogramConfig {
+  bool enabled = true;
+  int bins = 1000;
+  std::vector<int> fields;  // Field indices; filled with the defaults when not given
+  // Explicit ranges (field, lo, hi); the other fields get a pilot range.
+  std::vector<std::pair<int, std::pair<double, double>>> ranges;
+};
+
+// output.draws: per-draw output (issue 3).
+enum class DrawSelect { none, all, first, every };
+struct DrawsOutputConfig {
+  DrawSelect select = DrawSelect::none;
+  std::uint64_t n = 0;      // first: N / every: K
+  std::vector<int> fields;  // Field indices; defaults when not given
+  bool compress = false;    // shuffle + deflate
+};
+
+// conditions: events (optionally negated) to restrict the summary to (issue 4).
+struct Condition {
+  int event = 0;
+  bool negated = false;  // "not_<event>"
+};
+
+// correlation: Gaussian copula over sampled slots (issue 4). Filled by read_correlation.
+struct CorrelationConfig {
+  bool enabled = false;
+  double r[kNumSlots][kNumSlots] = {};  // over DrawSpec slots; identity where unset
+};
+
+// sensitivity: Sobol indices (issue 4). Filled by read_sensitivity.
+struct SensitivityConfig {
+  bool enabled = false;
+  std::vector<std::string> outputs;  // field or event names
+  std::uint64_t base_draws = 0;
+};
+
+// paths: the OEM's upgrade routes (issue 4). Filled by read_paths.
+struct PathConfig {
+  std::string name;
+  Dist cost, p_success, theta_success, theta_failure;
+};
+
 struct Config {
   std::uint64_t draws = 1000000;
   std::uint64_t seed = 1;
@@ -28,6 +87,14 @@ struct Config {
   // path means output_path + ".ckpt" (checkpoint_file()).
   double checkpoint_every = 0.0;
   std::string checkpoint_path;
+  std::uint32_t stream = 0;  // random stream; sweep cell k uses stream k
+  SweepConfig sweep;
+  HistogramConfig histograms;
+  DrawsOutputConfig draws_output;
+  std::vector<Condition> conditions;
+  CorrelationConfig correlation;
+  SensitivityConfig sensitivity;
+  std::vector<PathConfig> paths;
   std::string source;  // the file the config came from (for messages)
 
   DrawSpec draw_spec() const;
