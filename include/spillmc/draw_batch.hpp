@@ -3,6 +3,7 @@
 // contiguous run for its /draws/<field> dataset.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <vector>
 
