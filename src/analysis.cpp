@@ -1,1 +1,333 @@
-// placeholder: filled in by its feature
+#include "spillmc/analysis.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <stdexcept>
+
+#include "spillmc/backend.hpp"
+#include "spillmc/errors.hpp"
+#include "spillmc/result.hpp"
+#include "spillmc/run.hpp"
+
+namespace spillmc {
+
+std::size_t AnalysisSpec::hist_size() const {
+  std::size_t n = 0;
+  for (const HistAxis& a : hist_axes) n += static_cast<std::size_t>(a.bins) + 2;
+  return n;
+}
+
+void Extra::init(const AnalysisSpec& a) {
+  hist.assign(a.hist_size(), 0);
+  cond.assign(a.conditions.size(), Tally());
+  path_gain.assign(static_cast<std::size_t>(a.paths.n), Moments());
+  path_best.assign(a.paths.n > 0 ? static_cast<std::size_t>(a.paths.n) + 1 : 0, 0);
+}
+
+void Extra::merge(const Extra& o) {
+  if (o.empty()) return;
+  if (empty()) {
+    *this = o;
+    return;
+  }
+  for (std::size_t i = 0; i < hist.size(); ++i) hist[i] += o.hist[i];
+  for (std::size_t i = 0; i < cond.size(); ++i) cond[i].merge(o.cond[i]);
+  for (std::size_t i = 0; i < path_gain.size(); ++i) path_gain[i].merge(o.path_gain[i]);
+  for (std::size_t i = 0; i < path_best.size(); ++i) path_best[i] += o.path_best[i];
+}
+
+std::size_t Extra::byte_size() const {
+  return hist.size() * sizeof(std::uint64_t) + cond.size() * sizeof(Tally) +
+         path_gain.size() * sizeof(Moments) + path_best.size() * sizeof(std::uint64_t);
+}
+
+namespace {
+template <class T>
+void put(unsigned char*& p, const std::vector<T>& v) {
+  if (v.empty()) return;
+  std::memcpy(p, v.data(), v.size() * sizeof(T));
+  p += v.size() * sizeof(T);
+}
+template <class T>
+void get(const unsigned char*& p, std::vector<T>& v) {
+  if (v.empty()) return;
+  std::memcpy(v.data(), p, v.size() * sizeof(T));
+  p += v.size() * sizeof(T);
+}
+}  // namespace
+
+void Extra::to_bytes(unsigned char* out) const {
+  put(out, hist), put(out, cond), put(out, path_gain), put(out, path_best);
+}
+
+void Extra::from_bytes(const unsigned char* in) {
+  get(in, hist), get(in, cond), get(in, path_gain), get(in, path_best);
+}
+
+std::uint64_t RunPlan::blocks_per_cell() const { return block_count(draws); }
+std::uint64_t RunPlan::segments_per_cell() const { return segment_count(draws); }
+
+RunPlan plain_plan(const DrawSpec& spec, std::uint64_t draws) {
+  RunPlan p;
+  p.cells.push_back(spec);
+  p.draws = draws;
+  return p;
+}
+
+std::vector<std::size_t> cell_coords(const SweepConfig& s, std::uint64_t k) {
+  std::vector<std::size_t> c(s.axes.size());
+  for (std::size_t i = s.axes.size(); i-- > 0;) {
+    const std::uint64_t n = s.axes[i].values.size();
+    c[i] = static_cast<std::size_t>(k % n);
+    k /= n;
+  }
+  return c;
+}
+
+std::string condition_name(const Condition& c) {
+  return (c.negated ? std::string("not_") : std::string()) + kEventNames[c.event];
+}
+
+namespace {
+
+// Fixes the parameter an axis names in a cell's spec.
+void fix_axis(DrawSpec& spec, const std::string& name, double value) {
+  int slot = -1;
+  if (name == "a") slot = S_a;
+  if (name == "b") slot = S_b;
+  if (name == "c") slot = S_c;
+  if (name == "A1") slot = S_A1;
+  if (name == "A2" || name == "A2_gap") {
+    slot = S_A2;
+    spec.a2_is_gap = name == "A2_gap";
+  }
+  if (name == "A2p" || name == "theta") {
+    slot = S_A2p;
+    spec.a2p_is_theta = name == "theta";
+  }
+  if (slot < 0) throw InputError("sweep: unknown axis parameter '" + name + "'");
+  Dist d;
+  d.kind = DistKind::fixed;
+  d.p0 = value;
+  spec.dist[slot] = prepared(d);
+}
+
+// Histogram ranges: explicit ones from the config; the others from a pilot,
+// the first block of the first cell evaluated on the host with the scalar
+// code (the same bits on every machine, so every shard and rank agrees).
+void plan_histograms(const Config& cfg, const DrawSpec& first_cell, AnalysisSpec& a) {
+  const HistogramConfig& h = cfg.histograms;
+  if (!h.enabled || h.fields.empty()) return;
+  std::vector<std::vector<double>> pilot(h.fields.size());
+  bool need_pilot = false;
+  for (int f : h.fields) {
+    bool given = false;
+    for (const auto& r : h.ranges) given |= r.first == f;
+    need_pilot |= !given;
+  }
+  if (need_pilot) {
+    const std::uint64_t n = std::min<std::uint64_t>(cfg.sweep.axes.empty() ? cfg.draws
+                                                                           : cfg.sweep.draws_per_cell,
+                                                    kBlockDraws);
+    for (auto& v : pilot) v.reserve(static_cast<std::size_t>(n));
+    for (std::uint64_t i = 0; i < n; ++i) {
+      Outcome o;
+      if (evaluate_draw(first_cell, i, o) >= 0) continue;
+      for (std::size_t j = 0; j < h.fields.size(); ++j) {
+        const int f = h.fields[j];
+        if (f == F_A2_crit && !o.a2crit_defined) continue;
+        pilot[j].push_back(o.v[f]);
+      }
+    }
+  }
+  for (std::size_t j = 0; j < h.fields.size(); ++j) {
+    const int f = h.fields[j];
+    a.hist_fields.push_back(f);
+    bool given = false;
+    for (const auto& r : h.ranges) {
+      if (r.first != f) continue;
+      a.hist_axes.push_back(make_hist_axis(r.second.first, r.second.second, h.bins));
+      given = true;
+    }
+    if (!given) a.hist_axes.push_back(pilot_axis(pilot[j].data(), pilot[j].size(), h.bins));
+    a.hist_from_pilot.push_back(!given);
+  }
+}
+
+}  // namespace
+
+RunPlan make_run_plan(const Config& cfg) {
+  RunPlan plan;
+  DrawSpec base = cfg.draw_spec();
+  if (cfg.sweep.axes.empty()) {
+    plan.cells.push_back(base);
+    plan.draws = cfg.draws;
+  } else {
+    const std::uint64_t ncells = cfg.sweep.cells();
+    plan.cells.reserve(static_cast<std::size_t>(ncells));
+    for (std::uint64_t k = 0; k < ncells; ++k) {
+      DrawSpec s = base;
+      const auto c = cell_coords(cfg.sweep, k);
+      for (std::size_t i = 0; i < c.size(); ++i)
+        fix_axis(s, cfg.sweep.axes[i].name, cfg.sweep.axes[i].values[c[i]]);
+      s.stream = static_cast<std::uint32_t>(k);
+      plan.cells.push_back(s);
+    }
+    plan.draws = cfg.sweep.draws_per_cell;
+  }
+  plan_histograms(cfg, plan.cells.front(), plan.analysis);
+  plan.analysis.conditions = cfg.conditions;
+  plan.analysis.paths = paths_spec(cfg);
+  plan.analysis.draws = cfg.draws_output;
+  return plan;
+}
+
+void check_run_options(const Config& cfg, const RunPlan& plan, bool sharded, int ranks) {
+  if (!cfg.sweep.axes.empty()) {
+    if (sharded)
+      throw InputError("sweep: --shard is not available for sweeps in this version (split the "
+                       "axes into several configs instead)");
+    if (cfg.checkpoint_every > 0)
+      throw InputError("sweep: checkpoints are not available for sweeps in this version");
+  }
+  if (plan.analysis.has_draws()) {
+    if (sharded)
+      throw InputError("output.draws: per-draw output is not available with --shard in this "
+                       "version (run without shards, or drop output.draws)");
+    if (ranks > 1)
+      throw InputError("output.draws: per-draw output is not available under MPI in this version "
+                       "(run one process, or drop output.draws)");
+    if (cfg.checkpoint_every > 0)
+      throw InputError("output.draws: per-draw output cannot be checkpointed in this version "
+                       "(drop checkpoint or output.draws)");
+  }
+  if (cfg.sensitivity.enabled) {
+    if (sharded)
+      throw InputError("sensitivity: not available with --shard (run it in one job)");
+    if (cfg.correlation.enabled)
+      throw InputError("sensitivity: Sobol indices assume independent inputs; remove "
+                       "'correlation' to compute them");
+    if (!cfg.sweep.axes.empty())
+      throw InputError("sensitivity: not computed per sweep cell; run it without 'sweep'");
+  }
+}
+
+std::vector<Extra> extras_from_bytes(const AnalysisSpec& spec,
+                                     const std::vector<unsigned char>& bytes, std::size_t rows) {
+  std::vector<Extra> out;
+  if (!spec.has_extra()) return out;
+  Extra proto;
+  proto.init(spec);
+  const std::size_t row = proto.byte_size();
+  if (bytes.size() != rows * row)
+    throw InputError("the stored analysis state holds " + std::to_string(bytes.size()) +
+                     " bytes, expected " + std::to_string(rows) + " rows of " +
+                     std::to_string(row) + " for this config");
+  for (std::size_t j = 0; j < rows; ++j) {
+    out.push_back(proto);
+    out.back().from_bytes(bytes.data() + j * row);
+  }
+  return out;
+}
+
+void fill_analysis(const Config& cfg, const RunPlan& plan, Result& result) {
+  AnalysisOutput& an = result.analysis;
+  an.spec = plan.analysis;
+  an.sweep = cfg.sweep;
+  an.path_names.clear();
+  for (const auto& p : cfg.paths) an.path_names.push_back(p.name);
+  const SegmentState& st = result.state;
+  if (!cfg.sweep.axes.empty()) {
+    fold_cells(plan, st.segments, st.extras, st.segment_first, an.cells, an.cell_extras);
+  } else {
+    an.extra = Extra();
+    for (const Extra& x : st.extras) an.extra.merge(x);
+  }
+}
+
+BlockAnalysis::BlockAnalysis(const AnalysisSpec& a, const DrawSpec& spec, DrawBatch* batch)
+    : a_(a), spec_(spec), batch_(batch) {
+  x_.init(a);
+  cond_sums_.resize(a.conditions.size() * kNumFields);
+  path_sums_.resize(static_cast<std::size_t>(a.paths.n));
+  std::size_t off = 0;
+  for (const HistAxis& ax : a.hist_axes) {
+    hist_offset_.push_back(off);
+    off += static_cast<std::size_t>(ax.bins) + 2;
+  }
+}
+
+namespace {
+// Shifted sums whose shift is the first value added: deterministic in draw
+// order and keeps the sums small at large offsets.
+inline void add_shifted(ShiftedSums& s, double x) {
+  if (s.n == 0) s.shift = x;
+  s.add(x);
+}
+}  // namespace
+
+void BlockAnalysis::visit(std::uint64_t index, int reason, const Outcome& o) {
+  if (batch_ && draw_selected(a_.draws, index)) batch_->add(index, reason, o, a_.draws.fields);
+  if (reason >= 0) return;
+  for (std::size_t h = 0; h < a_.hist_fields.size(); ++h) {
+    const int f = a_.hist_fields[h];
+    if (f == F_A2_crit && !o.a2crit_defined) continue;
+    ++x_.hist[hist_offset_[h] + static_cast<std::size_t>(hist_slot(a_.hist_axes[h], o.v[f]))];
+  }
+  for (std::size_t c = 0; c < a_.conditions.size(); ++c) {
+    const Condition& cd = a_.conditions[c];
+    if (o.event[cd.event] == cd.negated) continue;
+    Tally& t = x_.cond[c];
+    ShiftedSums* acc = &cond_sums_[c * kNumFields];
+    ++t.draws;
+    ++t.valid;
+    for (int f = 0; f < kNumFields; ++f)
+      if (f != F_A2_crit) add_shifted(acc[f], o.v[f]);
+    if (o.a2crit_defined)
+      add_shifted(acc[F_A2_crit], o.v[F_A2_crit]);
+    else
+      ++t.a2crit_undefined;
+    for (int e = 0; e < kNumEvents; ++e) t.events[e] += o.event[e] ? 1 : 0;
+    ++t.regime2[o.regime2];
+    ++t.regime_up[o.regime_up];
+  }
+  if (a_.paths.n > 0) {
+    const Params p{o.v[F_a], o.v[F_b], o.v[F_c], o.v[F_A1], o.v[F_A2], o.v[F_A2p]};
+    double g[kMaxPaths];
+    path_gains(a_.paths, spec_.seed, spec_.stream, index, p, spec_.mode, g);
+    for (int i = 0; i < a_.paths.n; ++i) add_shifted(path_sums_[static_cast<std::size_t>(i)], g[i]);
+    const int best = best_path(g, a_.paths.n);
+    ++x_.path_best[best < 0 ? static_cast<std::size_t>(a_.paths.n) : static_cast<std::size_t>(best)];
+  }
+}
+
+void BlockAnalysis::finish(Extra& out) const {
+  out = x_;
+  for (std::size_t c = 0; c < out.cond.size(); ++c)
+    for (int f = 0; f < kNumFields; ++f)
+      out.cond[c].field[f] = cond_sums_[c * kNumFields + static_cast<std::size_t>(f)].moments();
+  for (std::size_t i = 0; i < out.path_gain.size(); ++i) out.path_gain[i] = path_sums_[i].moments();
+}
+
+// Backends without their own plan support: a plain plan, or a sweep without
+// analyses, runs as one compute_blocks call per cell's run of blocks.
+void Backend::compute_plan_blocks(const RunPlan& plan, std::uint64_t first_block,
+                                  std::uint64_t nblocks, Tally* partials, Extra* extras,
+                                  DrawBatch* batches) {
+  if (extras || batches) {
+    throw InputError("histograms, conditions, paths and per-draw output run on the cpu backend "
+                     "only in this version (backend: cpu, or histograms: false)");
+  }
+  const std::uint64_t bpc = plan.blocks_per_cell();
+  std::uint64_t j = 0;
+  while (j < nblocks) {
+    const std::uint64_t g = first_block + j;
+    const std::uint64_t cell = g / bpc, k = g % bpc;
+    const std::uint64_t n = std::min(nblocks - j, bpc - k);
+    compute_blocks(plan.cells[static_cast<std::size_t>(cell)], plan.draws, k, n, partials + j);
+    j += n;
+  }
+}
+
+}  // namespace spillmc

@@ -26,6 +26,26 @@ class CpuBackend final : public Backend {
     return static_cast<std::uint64_t>(threads_) * 8;
   }
 
+  void compute_plan_blocks(const RunPlan& plan, std::uint64_t first_block, std::uint64_t nblocks,
+                           Tally* partials, Extra* extras, DrawBatch* batches) override {
+    const std::uint64_t bpc = plan.blocks_per_cell();
+    const auto n = static_cast<long long>(nblocks);
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads_)
+    for (long long j = 0; j < n; ++j) {
+      const std::uint64_t g = first_block + static_cast<std::uint64_t>(j);
+      const DrawSpec& spec = plan.cells[static_cast<std::size_t>(g / bpc)];
+      if (!extras && !batches) {
+        partials[j] = accumulate_block_batched(spec, plan.draws, g % bpc);
+        continue;
+      }
+      DrawBatch* batch = batches ? &batches[j] : nullptr;
+      if (batch) batch->reset(plan.analysis.draws.fields.size());
+      BlockAnalysis analysis(plan.analysis, spec, batch);
+      partials[j] = accumulate_block_batched(spec, plan.draws, g % bpc, BatchIsa::best, &analysis);
+      if (extras) analysis.finish(extras[j]);
+    }
+  }
+
   void compute_blocks(const DrawSpec& spec, std::uint64_t total_draws, std::uint64_t first_block,
                       std::uint64_t nblocks, Tally* partials) override {
     const auto n = static_cast<long long>(nblocks);

@@ -3,6 +3,8 @@
 #include <string>
 #include <vector>
 
+#include "spillmc/analysis.hpp"
+#include "spillmc/config.hpp"
 #include "spillmc/errors.hpp"
 #include "spillmc/shard.hpp"
 
@@ -21,6 +23,8 @@ Result make_checkpoint(const RunInfo& info, std::uint64_t first_segment,
   r.tally.merge(p.current);
   r.checkpoint.current = p.current;
   r.checkpoint.next_block = p.next_block;
+  r.state.extras = p.extras;
+  r.checkpoint.current_extra = p.current_extra;
   return r;
 }
 
@@ -77,6 +81,18 @@ SegmentProgress read_checkpoint(const std::string& path, const RunInfo& expect,
   p.segments = f.state.segments;
   p.current = f.checkpoint.current;
   p.next_block = f.checkpoint.next_block;
+  // The analyses' state (histograms, conditions, paths): laid out by the config.
+  const RunPlan plan = make_run_plan(parse_config_text(expect.config_yaml, "the run's config"));
+  if (plan.analysis.has_extra()) {
+    try {
+      p.extras = extras_from_bytes(plan.analysis, f.state_extra, f.state.segments.size());
+      // A checkpoint taken at a segment border has an empty current partial.
+      if (f.checkpoint.current.draws > 0)
+        p.current_extra = extras_from_bytes(plan.analysis, f.checkpoint_extra, 1).front();
+    } catch (const InputError& e) {
+      throw corrupt(e.what());
+    }
+  }
   const std::string problem =
       check_segment_progress(p, expect.draws_requested, first_segment, end_segment);
   if (!problem.empty()) throw corrupt("the saved state " + problem);

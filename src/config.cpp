@@ -22,6 +22,7 @@
 #include <fmt/format.h>
 
 #include "spillmc/errors.hpp"
+#include "spillmc/sobol.hpp"
 
 namespace spillmc {
 
@@ -75,6 +76,10 @@ DrawSpec Config::draw_spec() const {
   spec.mode = model;
   spec.seed = seed;
   spec.stream = 0;
+  // Validated positive definite when read; a hand-made Config might not be.
+  if (correlation.enabled && !set_copula(spec, correlation.r)) {
+    throw InputError("correlation: the matrix is not positive definite");
+  }
   return spec;
 }
 
@@ -444,15 +449,36 @@ class Reader {
   void read_output(const Item& out, Config& cfg);
   void read_checkpoint(const Item& ck, Config& cfg);
   void read_sweep(const Item& it, Config& cfg);
+  SweepAxis read_axis(const Item& ax);
+  // A list of names (fields, events) from a YAML sequence, as indices into
+  // `known`; `what` names the kind in messages. Duplicates are errors.
+  std::vector<int> name_list(const Item& it, const std::vector<std::string>& known,
+                             const char* what) const;
   void read_histograms(const Item& it, Config& cfg);
   void read_conditions(const Item& it, Config& cfg);
   void read_draws_output(const Item& out, Config& cfg);
   void read_correlation(const Item& it, Config& cfg);
   void read_sensitivity(const Item& it, Config& cfg);
   void read_paths(const Item& it, Config& cfg);
+  void check_probability(const Item& it, const Dist& d) const;
   // Cross-key checks once everything is read (e.g. a sweep axis must name a
   // parameter the config gives, correlation needs sampled parameters).
   void check_combinations(const YAML::Node& root, Config& cfg);
+  void check_correlation(Config& cfg);
+
+  // correlation as read_correlation found it, for check_correlation: the
+  // names in order (with their items and labels, for messages) and r over them.
+  struct CorrelationName {
+    Item item;
+    std::string label;
+  };
+  struct CorrelationRead {
+    Item at;
+    std::vector<CorrelationName> names;
+    std::vector<double> r;  // names.size() squared, row-major
+  };
+  CorrelationRead corr_;
+  bool have_corr_ = false;
 
   std::string source_;
   std::vector<Applied> live_;     // overrides whose values are in the tree now
@@ -957,32 +983,975 @@ Config Reader::read(const YAML::Node& root) {
 }
 
 // --- correlation (issue 4) -------------------------------------------------
+//
+// correlation: {matrix: {names: [...], values: [[...], ...]}} or
+// correlation: {pairs: [{between: [x, y], r: R}, ...]} (docs/config.md,
+// "Correlated inputs"). read_correlation checks the matrix on its own (shape,
+// range, symmetry, positive definiteness); check_correlation, once the
+// parameters are known (they may come later in the file), resolves the names
+// to slots and checks that each is sampled by inversion.
 
-void Reader::read_correlation(const Item& it, Config&) { fail(it, "is not supported yet"); }
+const std::vector<std::string> kCorrelationKeys = {"matrix", "pairs"};
+const std::vector<std::string> kCorrelationMatrixKeys = {"names", "values"};
+const std::vector<std::string> kCorrelationPairKeys = {"between", "r"};
 
-std::string correlation_yaml(const Config&) { return {}; }
+void Reader::read_correlation(const Item& it, Config&) {
+  require_value(it);
+  if (!it.node.IsMap()) {
+    fail(it, fmt::format("expected a map with 'matrix' or 'pairs', got {}", describe(it.node)));
+  }
+  // Elements of sequences: `el.path` is the enclosing key's (what overrides
+  // and file positions are looked up by), `label` what the message names.
+  auto fail_el = [&](const Item& el, const std::string& label, const std::string& msg) {
+    fail_at(el.path, el.mark, label, msg);
+  };
+  auto elements = [&](const Item& seq) {
+    std::vector<Item> out;
+    for (const auto& e : seq.node) {
+      out.push_back(Item{e, seq.path, e.Mark().is_null() ? seq.mark : e.Mark()});
+    }
+    return out;
+  };
+  auto entry = [&](const Item& el, const std::string& label) {
+    double v = 0;
+    const NumStatus st =
+        el.node.IsScalar() ? parse_number(el.node.Scalar(), v) : NumStatus::not_number;
+    if (st == NumStatus::not_number) {
+      fail_el(el, label, fmt::format("expected a number, got {}", describe(el.node)));
+    }
+    if (st == NumStatus::out_of_range) {
+      fail_el(el, label, fmt::format("number out of range (got {})", describe(el.node)));
+    }
+    if (!std::isfinite(v))
+      fail_el(el, label, fmt::format("must be finite (got {})", format_number(v)));
+    return v;
+  };
+  auto name_of = [&](const Item& el, const std::string& label) {
+    if (!el.node.IsScalar()) {
+      fail_el(el, label, fmt::format("expected a parameter name, got {}", describe(el.node)));
+    }
+    const std::string& n = el.node.Scalar();
+    if (std::find(kParamKeys.begin(), kParamKeys.end(), n) == kParamKeys.end()) {
+      std::string hint = suggestion(n, kParamKeys);
+      if (hint.empty()) hint = fmt::format(" (parameters are {})", join(kParamKeys, ", "));
+      fail_el(el, label, fmt::format("unknown parameter '{}'{}", n, hint));
+    }
+    return n;
+  };
+  auto correlation_value = [&](const Item& el, const std::string& label, const std::string& x,
+                               const std::string& y) {
+    const double v = entry(el, label);
+    if (v < -1.0 || v > 1.0) {
+      fail_el(el, label,
+              fmt::format("the correlation of {} and {} must lie in [-1, 1] (got {})", x, y,
+                          format_number(v)));
+    }
+    return v;
+  };
+
+  Item matrix, pairs;
+  bool have_matrix = false, have_pairs = false;
+  for (auto kv = it.node.begin(); kv != it.node.end(); ++kv) {
+    const std::string& key = kv->first.Scalar();
+    if (key == "matrix") {
+      matrix = child(it, kv->first, kv->second), have_matrix = true;
+    } else if (key == "pairs") {
+      pairs = child(it, kv->first, kv->second), have_pairs = true;
+    } else {
+      std::string hint = suggestion(key, kCorrelationKeys);
+      if (hint.empty()) hint = " (correlation takes one of: matrix, pairs)";
+      unknown_key(it, kv->first, hint);
+    }
+  }
+  if (have_matrix && have_pairs) fail(it, "give exactly one of 'matrix' and 'pairs', not both");
+  if (!have_matrix && !have_pairs) {
+    fail(it,
+         "missing 'matrix' ({names: [a, c], values: [[1, 0.5], [0.5, 1]]}) or 'pairs' "
+         "([{between: [a, c], r: 0.5}])");
+  }
+
+  CorrelationRead read;
+  auto index_of = [&](const std::string& n) {
+    for (std::size_t i = 0; i < read.names.size(); ++i) {
+      if (read.names[i].item.node.Scalar() == n) return static_cast<int>(i);
+    }
+    return -1;
+  };
+  Item whole;  // what a positive-definiteness error points at
+  if (have_matrix) {
+    require_value(matrix);
+    if (!matrix.node.IsMap()) {
+      fail(matrix, fmt::format("expected a map {{names: [...], values: [[...], ...]}}, got {}",
+                               describe(matrix.node)));
+    }
+    Item names, values;
+    bool have_names = false, have_values = false;
+    for (auto kv = matrix.node.begin(); kv != matrix.node.end(); ++kv) {
+      const std::string& key = kv->first.Scalar();
+      if (key == "names") {
+        names = child(matrix, kv->first, kv->second), have_names = true;
+      } else if (key == "values") {
+        values = child(matrix, kv->first, kv->second), have_values = true;
+      } else {
+        std::string hint = suggestion(key, kCorrelationMatrixKeys);
+        if (hint.empty()) hint = " (matrix takes: names, values)";
+        unknown_key(matrix, kv->first, hint);
+      }
+    }
+    if (!have_names) fail(matrix, "missing 'names' (the parameters, in the order of the rows)");
+    if (!have_values) fail(matrix, "missing 'values' (one row of numbers per name)");
+    require_value(names);
+    if (!names.node.IsSequence() || names.node.size() < 2) {
+      fail(names, fmt::format("expected a sequence of at least two parameter names, got {}",
+                              names.node.IsSequence() ? fmt::format("{} name(s)", names.node.size())
+                                                      : describe(names.node)));
+    }
+    const std::vector<Item> name_items = elements(names);
+    for (std::size_t i = 0; i < name_items.size(); ++i) {
+      const std::string label = fmt::format("{}[{}]", names.path, i);
+      const std::string n = name_of(name_items[i], label);
+      const int prev = index_of(n);
+      if (prev >= 0) {
+        fail_el(name_items[i], label,
+                fmt::format("'{}' is listed twice (also as names[{}])", n, prev));
+      }
+      read.names.push_back({name_items[i], label});
+    }
+    const std::size_t n = read.names.size();
+    require_value(values);
+    if (!values.node.IsSequence() || values.node.size() != n) {
+      fail(values, fmt::format("expected {} rows (one per name), got {}", n,
+                               values.node.IsSequence() ? std::to_string(values.node.size())
+                                                        : describe(values.node)));
+    }
+    read.r.assign(n * n, 0.0);
+    const std::vector<Item> rows = elements(values);
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::string row_label = fmt::format("{}[{}]", values.path, i);
+      if (!rows[i].node.IsSequence() || rows[i].node.size() != n) {
+        fail_el(
+            rows[i], row_label,
+            fmt::format("expected a row of {} numbers (one per name), got {}", n,
+                        rows[i].node.IsSequence() ? fmt::format("{} entries", rows[i].node.size())
+                                                  : describe(rows[i].node)));
+      }
+      const std::vector<Item> cells = elements(rows[i]);
+      for (std::size_t j = 0; j < n; ++j) {
+        const std::string label = fmt::format("{}[{}]", row_label, j);
+        const std::string& x = read.names[i].item.node.Scalar();
+        const std::string& y = read.names[j].item.node.Scalar();
+        const double v = entry(cells[j], label);
+        if (i == j && v != 1.0) {
+          fail_el(
+              cells[j], label,
+              fmt::format("the diagonal must be 1 ({} with itself), got {}", x, format_number(v)));
+        }
+        if (i != j) correlation_value(cells[j], label, x, y);
+        if (j < i && v != read.r[j * n + i]) {
+          fail_el(
+              cells[j], label,
+              fmt::format("the matrix is not symmetric: values[{}][{}] = {} but "
+                          "values[{}][{}] = {} ({} and {})",
+                          i, j, format_number(v), j, i, format_number(read.r[j * n + i]), x, y));
+        }
+        read.r[i * n + j] = v;
+      }
+    }
+    whole = values;
+  } else {
+    require_value(pairs);
+    if (!pairs.node.IsSequence() || pairs.node.size() == 0) {
+      fail(pairs, fmt::format("expected a non-empty sequence such as [{{between: [a, c], r: "
+                              "0.5}}], got {}",
+                              pairs.node.IsSequence() ? "an empty one" : describe(pairs.node)));
+    }
+    struct Pair {
+      int i, j;
+      double r;
+    };
+    std::vector<Pair> given;
+    const std::vector<Item> items = elements(pairs);
+    for (std::size_t p = 0; p < items.size(); ++p) {
+      const Item& el = items[p];
+      const std::string label = fmt::format("{}[{}]", pairs.path, p);
+      if (!el.node.IsMap()) {
+        fail_el(
+            el, label,
+            fmt::format("expected a map {{between: [a, c], r: 0.5}}, got {}", describe(el.node)));
+      }
+      YAML::Node between_key, between, r_key, r;
+      bool have_between = false, have_r = false;
+      for (auto kv = el.node.begin(); kv != el.node.end(); ++kv) {
+        const std::string& key = kv->first.Scalar();
+        if (key == "between") {
+          between_key.reset(kv->first), between.reset(kv->second), have_between = true;
+        } else if (key == "r") {
+          r_key.reset(kv->first), r.reset(kv->second), have_r = true;
+        } else {
+          std::string hint = suggestion(key, kCorrelationPairKeys);
+          if (hint.empty()) hint = " (a pair takes: between, r)";
+          fail_at(el.path, kv->first.Mark(), label, fmt::format("unknown key '{}'{}", key, hint));
+        }
+      }
+      if (!have_between) fail_el(el, label, "missing 'between' (two parameter names)");
+      if (!have_r) fail_el(el, label, "missing 'r' (their correlation, in [-1, 1])");
+      auto mark_of = [&](const YAML::Node& key, const YAML::Node& value) {
+        return value.IsNull() || value.Mark().is_null() ? key.Mark() : value.Mark();
+      };
+      const Item between_item{between, el.path, mark_of(between_key, between)};
+      const std::string between_label = label + ".between";
+      if (!between.IsSequence() || between.size() != 2) {
+        fail_el(between_item, between_label,
+                fmt::format("expected two parameter names such as [a, c], got {}",
+                            between.IsSequence() ? fmt::format("{} entries", between.size())
+                                                 : describe(between)));
+      }
+      const std::vector<Item> ends = elements(between_item);
+      std::string end_names[2];
+      int end_index[2];
+      for (int e = 0; e < 2; ++e) {
+        const std::string end_label = fmt::format("{}[{}]", between_label, e);
+        end_names[e] = name_of(ends[static_cast<std::size_t>(e)], end_label);
+        end_index[e] = index_of(end_names[e]);
+        if (end_index[e] < 0) {
+          read.names.push_back({ends[static_cast<std::size_t>(e)], end_label});
+          end_index[e] = static_cast<int>(read.names.size()) - 1;
+        }
+      }
+      if (end_names[0] == end_names[1]) {
+        fail_el(
+            between_item, between_label,
+            fmt::format("'{}' twice: a parameter's correlation with itself is 1", end_names[0]));
+      }
+      for (std::size_t q = 0; q < given.size(); ++q) {
+        const bool same = (given[q].i == end_index[0] && given[q].j == end_index[1]) ||
+                          (given[q].i == end_index[1] && given[q].j == end_index[0]);
+        if (same) {
+          fail_el(between_item, between_label,
+                  fmt::format("the pair {}, {} is given twice (also in pairs[{}])", end_names[0],
+                              end_names[1], q));
+        }
+      }
+      const Item r_item{r, el.path, mark_of(r_key, r)};
+      const double v = correlation_value(r_item, label + ".r", end_names[0], end_names[1]);
+      given.push_back({end_index[0], end_index[1], v});
+    }
+    const std::size_t n = read.names.size();
+    read.r.assign(n * n, 0.0);
+    for (std::size_t i = 0; i < n; ++i) read.r[i * n + i] = 1.0;
+    for (const Pair& p : given) {
+      read.r[static_cast<std::size_t>(p.i) * n + static_cast<std::size_t>(p.j)] = p.r;
+      read.r[static_cast<std::size_t>(p.j) * n + static_cast<std::size_t>(p.i)] = p.r;
+    }
+    whole = pairs;
+  }
+
+  // Positive definite: some joint normal has these correlations.
+  const std::size_t n = read.names.size();
+  std::vector<double> l(n * n);
+  double det = 0;
+  const int bad = cholesky_factor(static_cast<int>(n), read.r.data(), l.data(), &det);
+  if (bad >= 0) {
+    std::vector<std::string> over;
+    bool unit = false;  // a correlation of +-1 in the failing block
+    for (int i = 0; i <= bad; ++i) {
+      over.push_back(read.names[static_cast<std::size_t>(i)].item.node.Scalar());
+      for (int j = 0; j < i; ++j) {
+        unit =
+            unit ||
+            std::fabs(read.r[static_cast<std::size_t>(i) * n + static_cast<std::size_t>(j)]) == 1.0;
+      }
+    }
+    fail(whole, fmt::format("the correlation matrix is not positive definite: its leading "
+                            "{0}x{0} minor, over {1}, has determinant {2:.3g}{3}",
+                            bad + 1, join(over, ", "), det,
+                            unit ? " (a correlation of 1 or -1 makes it singular; use e.g. 0.99)"
+                                 : " (these correlations contradict each other)"));
+  }
+  read.at = it;
+  corr_ = read;
+  have_corr_ = true;
+}
+
+// The checks that need the parameters; fills cfg.correlation.
+void Reader::check_correlation(Config& cfg) {
+  cfg.correlation = CorrelationConfig{};
+  if (!have_corr_) return;
+  const char* slot_names[kNumSlots] = {
+      "a", "b", "c", "A1", cfg.a2_is_gap ? "A2_gap" : "A2", cfg.a2p_is_theta ? "theta" : "A2p"};
+  const std::size_t n = corr_.names.size();
+  std::vector<int> slot(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const Item& el = corr_.names[i].item;
+    const std::string& label = corr_.names[i].label;
+    const std::string& name = el.node.Scalar();
+    int s = -1;
+    for (int k = 0; k < kNumSlots; ++k) {
+      if (name == slot_names[k]) s = k;
+    }
+    if (s < 0) {
+      const std::string given =
+          name == "A2" || name == "A2_gap" ? slot_names[S_A2] : slot_names[S_A2p];
+      fail_at(el.path, el.mark, label,
+              fmt::format("'{}' is not a parameter of this config, which gives '{}' instead; "
+                          "name it as 'parameters' does",
+                          name, given));
+    }
+    const Dist& d = cfg.dist[s];
+    if (d.kind == DistKind::fixed) {
+      fail_at(el.path, el.mark, label,
+              fmt::format("'{}' is fixed ({}): only sampled parameters can be correlated", name,
+                          format_number(d.p0)));
+    }
+    if (d.kind == DistKind::beta) {
+      fail_at(el.path, el.mark, label,
+              fmt::format("'{}' has a beta distribution, which correlation does not support: "
+                          "beta is sampled by rejection (two gamma variates), not by inverting "
+                          "its CDF. Correlated parameters take uniform, normal, truncnormal, "
+                          "lognormal or triangular",
+                          name));
+    }
+    for (const auto& axis : cfg.sweep.axes) {
+      const bool same_slot = axis.name == name ||
+                             (s == S_A2 && (axis.name == "A2" || axis.name == "A2_gap")) ||
+                             (s == S_A2p && (axis.name == "A2p" || axis.name == "theta"));
+      if (same_slot) {
+        fail_at(el.path, el.mark, label,
+                fmt::format("'{}' is a sweep axis (fixed in each cell): only sampled parameters "
+                            "can be correlated",
+                            name));
+      }
+    }
+    slot[i] = s;
+  }
+  CorrelationConfig c;
+  for (int s = 0; s < kNumSlots; ++s) c.r[s][s] = 1.0;
+  for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t j = 0; j < n; ++j) {
+      if (i != j && corr_.r[i * n + j] != 0.0) {
+        c.r[slot[i]][slot[j]] = corr_.r[i * n + j];
+        c.enabled = true;
+      }
+    }
+  }
+  if (!c.enabled) return;  // all zero: independent, as without the key
+  if (cfg.sensitivity.enabled) {
+    fail(corr_.at,
+         "cannot be combined with 'sensitivity': its Sobol indices (pick-freeze, "
+         "which mixes parameters of different draws) assume independent inputs");
+  }
+  // In slot order, as the run factors it; only rounding at the edge of
+  // positive definiteness could make this fail where the check above passed.
+  double l[kNumSlots * kNumSlots];
+  if (cholesky_factor(kNumSlots, &c.r[0][0], l) >= 0) {
+    fail(corr_.at,
+         "the correlation matrix is too close to singular (not positive definite "
+         "once put in parameter order)");
+  }
+  cfg.correlation = c;
+}
+
+// Only when used (plain configs keep their text); the pairs form, in slot
+// order, whatever form the file used.
+std::string correlation_yaml(const Config& cfg) {
+  if (!cfg.correlation.enabled) return {};
+  const char* names[kNumSlots] = {
+      "a", "b", "c", "A1", cfg.a2_is_gap ? "A2_gap" : "A2", cfg.a2p_is_theta ? "theta" : "A2p"};
+  std::string out = "correlation:\n  pairs:\n";
+  for (int i = 0; i < kNumSlots; ++i) {
+    for (int j = i + 1; j < kNumSlots; ++j) {
+      const double r = cfg.correlation.r[i][j];
+      if (r != 0.0) {
+        out += fmt::format("    - {{between: [{}, {}], r: {}}}\n", names[i], names[j],
+                           format_number(r));
+      }
+    }
+  }
+  return out;
+}
 
 // --- sensitivity (issue 4) -------------------------------------------------
 
-void Reader::read_sensitivity(const Item& it, Config&) { fail(it, "is not supported yet"); }
+void Reader::read_sensitivity(const Item& it, Config& cfg) {
+  require_value(it);
+  if (!it.node.IsMap()) {
+    fail(it, fmt::format("expected a map such as {{outputs: [q11, leader_gains], base_draws: "
+                         "100000}}, got {}",
+                         describe(it.node)));
+  }
+  const std::vector<std::string> keys = {"outputs", "base_draws"};
+  SensitivityConfig s;
+  s.enabled = true;
+  bool have_outputs = false, have_base = false;
+  for (auto kv = it.node.begin(); kv != it.node.end(); ++kv) {
+    const std::string& key = kv->first.Scalar();
+    const Item item = child(it, kv->first, kv->second);
+    if (key == "base_draws") {
+      s.base_draws = integer(item, 2, UINT64_MAX, "an integer >= 2");
+      have_base = true;
+    } else if (key == "outputs") {
+      require_value(item);
+      if (!item.node.IsSequence()) {
+        fail(item, fmt::format("expected a list of outputs such as [q11, leader_gains], got {}",
+                               describe(item.node)));
+      }
+      if (item.node.size() == 0) fail(item, "must name at least one output");
+      const std::vector<std::string> known = sensitivity_output_names();
+      std::size_t i = 0;
+      for (const auto& elem : item.node) {
+        const Item e{elem, fmt::format("{}[{}]", item.path, i++),
+                     elem.Mark().is_null() ? item.mark : elem.Mark()};
+        require_value(e);
+        if (!e.node.IsScalar()) {
+          fail(e, fmt::format("expected an output name, got {}", describe(e.node)));
+        }
+        const std::string& name = e.node.Scalar();
+        if (name == "A2_crit") {
+          fail(e, "A2_crit cannot be a sensitivity output: it is undefined in draws with "
+                  "d + A1 <= 0, and Sobol indices need the output in every draw");
+        }
+        if (std::find(known.begin(), known.end(), name) == known.end()) {
+          std::string hint = suggestion(name, known);
+          if (hint.empty()) hint = fmt::format(" (outputs are {})", join(known, ", "));
+          fail(e, fmt::format("unknown output '{}'{}", name, hint));
+        }
+        if (std::find(s.outputs.begin(), s.outputs.end(), name) != s.outputs.end()) {
+          fail(e, fmt::format("output '{}' is listed twice", name));
+        }
+        s.outputs.push_back(name);
+      }
+      have_outputs = true;
+    } else {
+      std::string hint = suggestion(key, keys);
+      if (hint.empty()) hint = " (sensitivity takes: outputs, base_draws)";
+      unknown_key(it, kv->first, hint);
+    }
+  }
+  if (!have_outputs) fail(it, "missing 'outputs' (a list of fields or events, e.g. [q11])");
+  if (!have_base) fail(it, "missing 'base_draws' (an integer >= 2)");
+  cfg.sensitivity = s;
+}
 
-std::string sensitivity_yaml(const Config&) { return {}; }
+// Only when used, so configs without it keep their text (and hash).
+std::string sensitivity_yaml(const Config& cfg) {
+  if (!cfg.sensitivity.enabled) return {};
+  return fmt::format("sensitivity:\n  outputs: [{}]\n  base_draws: {}\n",
+                     join(cfg.sensitivity.outputs, ", "), cfg.sensitivity.base_draws);
+}
 
 // --- paths (issue 4) -------------------------------------------------------
 
-void Reader::read_paths(const Item& it, Config&) { fail(it, "is not supported yet"); }
+// Defined below with effective_yaml's other helpers.
+std::string quote(const std::string& s);
+std::string dist_yaml(const Dist& d);
 
-std::string paths_yaml(const Config&) { return {}; }
+const std::vector<std::string> kPathKeys = {"name", "cost", "p_success", "theta_success",
+                                            "theta_failure"};
+
+bool is_identifier(const std::string& s) {
+  auto alpha = [](char ch) { return std::isalpha(static_cast<unsigned char>(ch)) || ch == '_'; };
+  if (s.empty() || !alpha(s[0])) return false;
+  return std::all_of(s.begin(), s.end(), [&](char ch) {
+    return alpha(ch) || std::isdigit(static_cast<unsigned char>(ch));
+  });
+}
+
+void Reader::read_paths(const Item& it, Config& cfg) {
+  require_value(it);
+  const char* example =
+      "[{name: absorb_spillover, cost: 0.1, p_success: 0.8, theta_success: 0.5}, ...]";
+  if (!it.node.IsSequence()) {
+    fail(it,
+         fmt::format("expected a list of paths such as {}, got {}", example, describe(it.node)));
+  }
+  if (it.node.size() == 0) fail(it, fmt::format("is empty; give at least one path: {}", example));
+  if (it.node.size() > static_cast<std::size_t>(kMaxPaths)) {
+    fail(it, fmt::format("at most {} paths (got {})", kMaxPaths, it.node.size()));
+  }
+  std::vector<PathConfig> paths;
+  std::size_t index = 0;
+  for (const auto& elem : it.node) {
+    const Item path_item{elem, child_path(it.path, std::to_string(index)),
+                         elem.Mark().is_null() ? it.mark : elem.Mark()};
+    ++index;
+    require_value(path_item);
+    if (!path_item.node.IsMap()) {
+      fail(path_item, fmt::format("expected a map such as {{name: ..., cost: ..., p_success: ..., "
+                                  "theta_success: ...}}, got {}",
+                                  describe(path_item.node)));
+    }
+    PathConfig pc;
+    pc.theta_failure = Dist{};  // fixed 0: no upgrade when the path fails
+    bool have[5] = {};
+    for (auto kv = path_item.node.begin(); kv != path_item.node.end(); ++kv) {
+      const std::string& key = kv->first.Scalar();
+      const auto at = std::find(kPathKeys.begin(), kPathKeys.end(), key);
+      if (at == kPathKeys.end()) {
+        std::string hint = suggestion(key, kPathKeys);
+        if (hint.empty()) hint = fmt::format(" (a path takes {})", join(kPathKeys, ", "));
+        unknown_key(path_item, kv->first, hint);
+      }
+      have[at - kPathKeys.begin()] = true;
+      const Item item = child(path_item, kv->first, kv->second);
+      if (key == "name") {
+        require_value(item);
+        if (!item.node.IsScalar() || !is_identifier(item.node.Scalar())) {
+          fail(item, fmt::format("must be a name of letters, digits and '_' not starting with a "
+                                 "digit (got {})",
+                                 describe(item.node)));
+        }
+        pc.name = item.node.Scalar();
+        for (std::size_t j = 0; j < paths.size(); ++j) {
+          if (paths[j].name == pc.name) {
+            fail(item, fmt::format("duplicate path name '{}' (also {}.{})", pc.name, it.path, j));
+          }
+        }
+      } else if (key == "cost") {
+        pc.cost = distribution(item, false);
+      } else if (key == "p_success") {
+        pc.p_success = distribution(item, false);
+        check_probability(item, pc.p_success);
+      } else if (key == "theta_success") {
+        pc.theta_success = distribution(item, true);
+      } else {
+        pc.theta_failure = distribution(item, true);
+      }
+    }
+    std::vector<std::string> missing;
+    for (std::size_t k = 0; k < 4; ++k) {
+      if (!have[k]) missing.push_back(fmt::format("'{}'", kPathKeys[k]));
+    }
+    if (!missing.empty()) {
+      fail(path_item,
+           fmt::format("missing {} (theta_failure is optional, default 0)", join(missing, ", ")));
+    }
+    paths.push_back(pc);
+  }
+  cfg.paths = std::move(paths);
+}
+
+// p_success must stay in [0, 1] whatever is drawn: its distribution's support
+// must, as for theta.
+void Reader::check_probability(const Item& it, const Dist& d) const {
+  double lo = 0, hi = 0;
+  switch (d.kind) {
+    case DistKind::fixed:
+      lo = hi = d.p0;
+      break;
+    case DistKind::uniform:
+      lo = d.p0, hi = d.p1;
+      break;
+    case DistKind::triangular:
+      lo = d.p0, hi = d.p2;
+      break;
+    case DistKind::truncnormal:
+    case DistKind::beta:
+      lo = d.p2, hi = d.p3;
+      break;
+    case DistKind::normal:
+    case DistKind::lognormal:
+      fail(it, fmt::format("a {} distribution is unbounded, but p_success is a probability and "
+                           "must stay in [0, 1]; use fixed, uniform, beta, triangular or "
+                           "truncnormal",
+                           to_string(d.kind)));
+  }
+  if (lo < 0 || hi > 1) {
+    fail(it, fmt::format("p_success is a probability and must stay in [0, 1], but {} leaves it",
+                         lo == hi ? format_number(lo)
+                                  : fmt::format("the support [{}, {}]", format_number(lo),
+                                                format_number(hi))));
+  }
+}
+
+}  // namespace
+
+PathsSpec paths_spec(const Config& cfg) {
+  // read_paths enforces the limit; a Config built in code may not have.
+  if (cfg.paths.size() > static_cast<std::size_t>(kMaxPaths)) {
+    throw InputError(fmt::format("paths: at most {} paths (got {})", kMaxPaths, cfg.paths.size()));
+  }
+  PathsSpec spec;
+  spec.n = static_cast<int>(cfg.paths.size());
+  for (int k = 0; k < spec.n; ++k) {
+    const PathConfig& p = cfg.paths[static_cast<std::size_t>(k)];
+    spec.cost[k] = prepared(p.cost);
+    spec.p_success[k] = prepared(p.p_success);
+    spec.theta_success[k] = prepared(p.theta_success);
+    spec.theta_failure[k] = prepared(p.theta_failure);
+  }
+  return spec;
+}
+
+namespace {
+
+std::string paths_yaml(const Config& cfg) {
+  if (cfg.paths.empty()) return {};
+  std::string out = "paths:\n";
+  for (const auto& p : cfg.paths) {
+    // Quoted: a name such as 'null' or 'true' must read back as that text.
+    out += fmt::format("  - name: {}\n", quote(p.name));
+    out += fmt::format("    cost: {}\n", dist_yaml(p.cost));
+    out += fmt::format("    p_success: {}\n", dist_yaml(p.p_success));
+    out += fmt::format("    theta_success: {}\n", dist_yaml(p.theta_success));
+    out += fmt::format("    theta_failure: {}\n", dist_yaml(p.theta_failure));
+  }
+  return out;
+}
 
 // --- sweep, histograms, conditions, output.draws (issues 3, 4) -------------
 
-void Reader::read_sweep(const Item& it, Config&) { fail(it, "is not supported yet"); }
-void Reader::read_histograms(const Item& it, Config&) { fail(it, "is not supported yet"); }
-void Reader::read_conditions(const Item& it, Config&) { fail(it, "is not supported yet"); }
-void Reader::read_draws_output(const Item& it, Config&) { fail(it, "is not supported yet"); }
-void Reader::check_combinations(const YAML::Node&, Config&) {}
-std::string analysis_yaml(const Config&) { return {}; }
-std::string draws_output_yaml(const Config&) { return {}; }
+void Reader::read_sweep(const Item& it, Config& cfg) {
+  require_value(it);
+  if (!it.node.IsMap())
+    fail(it, fmt::format("expected a map {{axes: [...], draws_per_cell: N}}, got {}",
+                         describe(it.node)));
+  bool have_axes = false, have_dpc = false;
+  for (auto kv = it.node.begin(); kv != it.node.end(); ++kv) {
+    const std::string& key = kv->first.Scalar();
+    const Item item = child(it, kv->first, kv->second);
+    if (key == "draws_per_cell") {
+      cfg.sweep.draws_per_cell = integer(item, 1, UINT64_MAX, "an integer >= 1");
+      have_dpc = true;
+    } else if (key == "axes") {
+      require_value(item);
+      if (!item.node.IsSequence() || item.node.size() < 1 || item.node.size() > 3)
+        fail(item, fmt::format("expected a list of 1 to 3 axes, got {}", describe(item.node)));
+      for (std::size_t i = 0; i < item.node.size(); ++i) {
+        const Item ax{item.node[i], fmt::format("{}[{}]", item.path, i), item.node[i].Mark()};
+        cfg.sweep.axes.push_back(read_axis(ax));
+      }
+      have_axes = true;
+    } else {
+      std::string hint = suggestion(key, {"axes", "draws_per_cell"});
+      if (hint.empty()) hint = " (sweep takes: axes, draws_per_cell)";
+      unknown_key(it, kv->first, hint);
+    }
+  }
+  if (!have_axes) fail(it, "missing 'axes' (a list of {param: NAME, linspace: [lo, hi, n]} ...)");
+  if (!have_dpc) fail(it, "missing 'draws_per_cell' (Monte Carlo draws in each cell, >= 1)");
+  std::uint64_t cells = 1;
+  for (const auto& a : cfg.sweep.axes) cells *= a.values.size();
+  if (cells > kMaxSweepCells)
+    fail(it, fmt::format("{} cells is more than the {} a sweep may have", cells, kMaxSweepCells));
+  if (cfg.sweep.draws_per_cell > UINT64_MAX / cells)
+    fail(it, "cells x draws_per_cell overflows a 64-bit count");
+}
+
+SweepAxis Reader::read_axis(const Item& ax) {
+  require_value(ax);
+  if (!ax.node.IsMap())
+    fail(ax, fmt::format("expected {{param: NAME, linspace: [lo, hi, n]}}, got {}",
+                         describe(ax.node)));
+  SweepAxis a;
+  bool have_param = false;
+  for (auto kv = ax.node.begin(); kv != ax.node.end(); ++kv) {
+    const std::string& key = kv->first.Scalar();
+    const Item item = child(ax, kv->first, kv->second);
+    if (key == "param") {
+      a.name = choice(item, kParamKeys);
+      have_param = true;
+    } else if (key == "linspace" || key == "logspace") {
+      if (!a.spacing.empty()) fail(item, fmt::format("give one of linspace, logspace, values ({} "
+                                                     "already given)", a.spacing));
+      a.spacing = key;
+      if (!item.node.IsSequence() || item.node.size() != 3)
+        fail(item, fmt::format("expected [lo, hi, n], got {}", describe(item.node)));
+      const Item lo_it{item.node[0], item.path + "[0]", item.node[0].Mark()};
+      const Item hi_it{item.node[1], item.path + "[1]", item.node[1].Mark()};
+      const Item n_it{item.node[2], item.path + "[2]", item.node[2].Mark()};
+      const double lo = number(lo_it), hi = number(hi_it);
+      const auto n = integer(n_it, 1, kMaxSweepCells, "an integer >= 1");
+      if (key == "logspace" && !(lo > 0 && hi > 0))
+        fail(item, fmt::format("logspace needs lo > 0 and hi > 0 (got {}, {})", format_number(lo),
+                               format_number(hi)));
+      for (std::uint64_t i = 0; i < n; ++i) {
+        const double t = n == 1 ? 0.0 : static_cast<double>(i) / static_cast<double>(n - 1);
+        double v = key == "linspace" ? lo + t * (hi - lo)
+                                     : std::exp(std::log(lo) + t * (std::log(hi) - std::log(lo)));
+        if (i + 1 == n && n > 1) v = hi;  // the end point exactly
+        if (i == 0) v = lo;
+        a.values.push_back(v);
+      }
+    } else if (key == "values") {
+      if (!a.spacing.empty()) fail(item, fmt::format("give one of linspace, logspace, values ({} "
+                                                     "already given)", a.spacing));
+      a.spacing = key;
+      if (!item.node.IsSequence() || item.node.size() == 0)
+        fail(item, fmt::format("expected a non-empty list of numbers, got {}", describe(item.node)));
+      for (std::size_t i = 0; i < item.node.size(); ++i)
+        a.values.push_back(number(Item{item.node[i], fmt::format("{}[{}]", item.path, i),
+                                       item.node[i].Mark()}));
+    } else {
+      std::string hint = suggestion(key, {"param", "linspace", "logspace", "values"});
+      if (hint.empty()) hint = " (an axis takes: param, and one of linspace, logspace, values)";
+      unknown_key(ax, kv->first, hint);
+    }
+  }
+  if (!have_param) fail(ax, "missing 'param' (a, b, c, A1, A2, A2_gap, A2p or theta)");
+  if (a.spacing.empty()) fail(ax, "missing the axis values: linspace, logspace or values");
+  for (double v : a.values) {
+    if (!std::isfinite(v)) fail(ax, "axis values must be finite");
+    if (a.name == "theta" && (v < 0 || v > 1))
+      fail(ax, fmt::format("theta must lie in [0, 1] (got {})", format_number(v)));
+  }
+  return a;
+}
+
+void Reader::read_histograms(const Item& it, Config& cfg) {
+  require_value(it);
+  HistogramConfig& h = cfg.histograms;
+  h.explicitly_set = true;
+  if (it.node.IsScalar() && (it.node.Scalar() == "false" || it.node.Scalar() == "true")) {
+    h.enabled = it.node.Scalar() == "true";
+    return;
+  }
+  if (!it.node.IsMap())
+    fail(it, fmt::format("expected false or a map {{bins: N, fields: [...], range: {{FIELD: [lo, "
+                         "hi]}}}}, got {}",
+                         describe(it.node)));
+  h.enabled = true;
+  std::vector<std::string> fields(std::begin(kFieldNames), std::end(kFieldNames));
+  for (auto kv = it.node.begin(); kv != it.node.end(); ++kv) {
+    const std::string& key = kv->first.Scalar();
+    const Item item = child(it, kv->first, kv->second);
+    if (key == "bins") {
+      h.bins = static_cast<int>(integer(item, 1, kMaxHistogramBins, "an integer >= 1"));
+    } else if (key == "fields") {
+      h.fields = name_list(item, fields, "field");
+    } else if (key == "range") {
+      require_value(item);
+      if (!item.node.IsMap())
+        fail(item, fmt::format("expected a map {{FIELD: [lo, hi]}}, got {}", describe(item.node)));
+      for (auto r = item.node.begin(); r != item.node.end(); ++r) {
+        const Item ri = child(item, r->first, r->second);
+        const auto f = std::find(fields.begin(), fields.end(), r->first.Scalar());
+        if (f == fields.end())
+          unknown_key(item, r->first, suggestion(r->first.Scalar(), fields));
+        if (!ri.node.IsSequence() || ri.node.size() != 2)
+          fail(ri, fmt::format("expected [lo, hi], got {}", describe(ri.node)));
+        const double lo = number(Item{ri.node[0], ri.path + "[0]", ri.node[0].Mark()});
+        const double hi = number(Item{ri.node[1], ri.path + "[1]", ri.node[1].Mark()});
+        if (!(lo < hi) || !std::isfinite(hi - lo))
+          fail(ri, fmt::format("needs lo < hi with a finite width (got [{}, {}])", format_number(lo),
+                               format_number(hi)));
+        h.ranges.push_back({static_cast<int>(f - fields.begin()), {lo, hi}});
+      }
+    } else {
+      std::string hint = suggestion(key, {"bins", "fields", "range"});
+      if (hint.empty()) hint = " (histograms takes: bins, fields, range)";
+      unknown_key(it, kv->first, hint);
+    }
+  }
+}
+
+void Reader::read_conditions(const Item& it, Config& cfg) {
+  std::vector<std::string> names;
+  for (const char* e : kEventNames) names.push_back(e);
+  for (const char* e : kEventNames) names.push_back(std::string("not_") + e);
+  for (int i : name_list(it, names, "event")) {
+    Condition c;
+    c.event = i % kNumEvents;
+    c.negated = i >= kNumEvents;
+    cfg.conditions.push_back(c);
+  }
+}
+
+std::vector<int> Reader::name_list(const Item& it, const std::vector<std::string>& known,
+                                   const char* what) const {
+  const Reader& r = *this;
+  r.require_value(it);
+  if (!it.node.IsSequence() || it.node.size() == 0)
+    r.fail(it, fmt::format("expected a non-empty list of {} names, got {}", what,
+                           describe(it.node)));
+  std::vector<int> out;
+  for (std::size_t i = 0; i < it.node.size(); ++i) {
+    const Item e{it.node[i], fmt::format("{}[{}]", it.path, i), it.node[i].Mark()};
+    const std::string name = e.node.IsScalar() ? e.node.Scalar() : std::string();
+    const auto f = std::find(known.begin(), known.end(), name);
+    if (f == known.end())
+      r.fail(e, fmt::format("unknown {} {}{}", what, describe(e.node), suggestion(name, known)));
+    const int idx = static_cast<int>(f - known.begin());
+    if (std::find(out.begin(), out.end(), idx) != out.end())
+      r.fail(e, fmt::format("{} '{}' is listed twice", what, name));
+    out.push_back(idx);
+  }
+  return out;
+}
+// --- output.draws (issue 3) -------------------------------------------------
+// The default field list: the parameters and the main outputs (docs/config.md).
+const std::vector<int> kDefaultDrawFields = {F_a,    F_b,       F_c,       F_A1,           F_A2,
+                                             F_A2p,  F_pi11,    F_pi12,    F_pi22,         F_pi12_up,
+                                             F_pi22_up, F_upgrade_gain, F_A2_crit};
+
+// `out` is the whole output: map; draws, fields and compression are read
+// together because fields and compression mean nothing without draws.
+void Reader::read_draws_output(const Item& out, Config& cfg) {
+  DrawsOutputConfig& d = cfg.draws_output;
+  d = DrawsOutputConfig{};
+  auto find = [&](const char* name, Item& item) {
+    YAML::Node k, v;
+    if (!find_key(out.node, name, k, v)) return false;
+    item = child(out, k, v);
+    return true;
+  };
+  Item draws, fields, compression;
+  const bool have_draws = find("draws", draws);
+  const bool have_fields = find("fields", fields);
+  const bool have_compression = find("compression", compression);
+  if (!have_draws) {
+    const char* need = "needs 'output.draws' (all, {first: N} or {every: K})";
+    if (have_fields) fail(fields, need);
+    if (have_compression) fail(compression, need);
+    return;
+  }
+  require_value(draws);
+  const char* shapes = "all, {first: N} or {every: K}";
+  if (draws.node.IsScalar()) {
+    if (draws.node.Scalar() != "all") {
+      fail(draws, fmt::format("expected {}, got {}{}", shapes, describe(draws.node),
+                              suggestion(draws.node.Scalar(), {"all", "first", "every"})));
+    }
+    d.select = DrawSelect::all;
+  } else if (draws.node.IsMap()) {
+    if (draws.node.size() != 1) {
+      fail(draws, fmt::format("give exactly one of 'first' and 'every' (expected {})", shapes));
+    }
+    const auto kv = draws.node.begin();
+    const std::string& key = kv->first.Scalar();
+    if (key != "first" && key != "every") {
+      std::string hint = suggestion(key, {"first", "every"});
+      if (hint.empty()) hint = fmt::format(" (expected {})", shapes);
+      unknown_key(draws, kv->first, hint);
+    }
+    d.select = key == "first" ? DrawSelect::first : DrawSelect::every;
+    d.n = integer(child(draws, kv->first, kv->second), 1, UINT64_MAX, "an integer >= 1");
+  } else {
+    fail(draws, fmt::format("expected {}, got {}", shapes, describe(draws.node)));
+  }
+
+  if (have_fields) {
+    require_value(fields);
+    if (!fields.node.IsSequence() || fields.node.size() == 0) {
+      fail(fields, fmt::format("expected a non-empty list of field names such as [a, b, pi12], "
+                               "got {}",
+                               describe(fields.node)));
+    }
+    const std::vector<std::string> names(kFieldNames, kFieldNames + kNumFields);
+    std::size_t i = 0;
+    for (const auto& elem : fields.node) {
+      const Item it{elem, fmt::format("{}[{}]", fields.path, i++), elem.Mark()};
+      require_value(it);
+      const auto at = it.node.IsScalar()
+                          ? std::find(names.begin(), names.end(), it.node.Scalar())
+                          : names.end();
+      if (at == names.end()) {
+        fail(it, fmt::format("unknown field {}{}; fields are {}", describe(it.node),
+                             it.node.IsScalar() ? suggestion(it.node.Scalar(), names) : "",
+                             join(names, ", ")));
+      }
+      const int f = static_cast<int>(at - names.begin());
+      if (std::find(d.fields.begin(), d.fields.end(), f) != d.fields.end()) {
+        fail(it, fmt::format("field '{}' is listed twice", kFieldNames[f]));
+      }
+      d.fields.push_back(f);
+    }
+  } else {
+    d.fields = kDefaultDrawFields;
+  }
+  if (have_compression) d.compress = choice(compression, {"none", "deflate"}) == "deflate";
+}
+void Reader::check_combinations(const YAML::Node& root, Config& cfg) {
+  check_correlation(cfg);
+  const Item top{root, "", root.Mark()};
+  const auto item_of = [&](const char* key) {
+    YAML::Node k, v;
+    find_key(root, key, k, v);
+    return child(top, k, v);
+  };
+  if (!cfg.sweep.axes.empty()) {
+    const auto slot = [](const std::string& n) {
+      return n == "A2_gap" ? std::string("A2") : n == "theta" ? std::string("A2p") : n;
+    };
+    for (std::size_t i = 0; i < cfg.sweep.axes.size(); ++i)
+      for (std::size_t j = 0; j < i; ++j)
+        if (slot(cfg.sweep.axes[i].name) == slot(cfg.sweep.axes[j].name))
+          fail(item_of("sweep"), fmt::format("axes '{}' and '{}' set the same parameter",
+                                             cfg.sweep.axes[j].name, cfg.sweep.axes[i].name));
+    if (!cfg.conditions.empty())
+      fail(item_of("conditions"), "conditions are not computed per sweep cell in this version: "
+                                  "run the cell alone (docs/sweeps.md)");
+    if (cfg.histograms.explicitly_set && cfg.histograms.enabled)
+      fail(item_of("histograms"), "histograms are not kept per sweep cell (memory grows with the "
+                                  "cell count); run a cell alone for its quantiles");
+    cfg.histograms.enabled = false;
+    if (cfg.draws_output.select != DrawSelect::none)
+      fail(item_of("output"), "output.draws is not available for sweeps in this version");
+  }
+  if (cfg.histograms.enabled && cfg.histograms.fields.empty())
+    for (int f = kNumParams; f < kNumFields; ++f) cfg.histograms.fields.push_back(f);
+  if (!cfg.histograms.enabled) cfg.histograms.fields.clear();
+}
+std::string analysis_yaml(const Config& cfg) {
+  std::string out;
+  if (cfg.stream != 0) out += fmt::format("stream: {}\n", cfg.stream);
+  if (!cfg.sweep.axes.empty()) {
+    out += "sweep:\n  axes:\n";
+    for (const auto& a : cfg.sweep.axes) {
+      // Always as explicit values: exactly what ran, and it parses back equal.
+      std::vector<std::string> v;
+      for (double x : a.values) v.push_back(format_number(x));
+      out += fmt::format("    - {{param: {}, values: [{}]}}\n", a.name, join(v, ", "));
+    }
+    out += fmt::format("  draws_per_cell: {}\n", cfg.sweep.draws_per_cell);
+  }
+  const HistogramConfig& h = cfg.histograms;
+  if (h.explicitly_set) {
+    if (!h.enabled) {
+      out += "histograms: false\n";
+    } else {
+      std::vector<std::string> f;
+      for (int i : h.fields) f.push_back(kFieldNames[i]);
+      out += fmt::format("histograms:\n  bins: {}\n  fields: [{}]\n", h.bins, join(f, ", "));
+      if (!h.ranges.empty()) {
+        out += "  range:\n";
+        for (const auto& r : h.ranges)
+          out += fmt::format("    {}: [{}, {}]\n", kFieldNames[r.first],
+                             format_number(r.second.first), format_number(r.second.second));
+      }
+    }
+  }
+  if (!cfg.conditions.empty()) {
+    std::vector<std::string> c;
+    for (const auto& x : cfg.conditions)
+      c.push_back((x.negated ? std::string("not_") : std::string()) + kEventNames[x.event]);
+    out += fmt::format("conditions: [{}]\n", join(c, ", "));
+  }
+  return out;
+}
+// Every key spelt out (fields too, when they are the defaults), so the file
+// records exactly what was written; "" when per-draw output is off.
+std::string draws_output_yaml(const Config& cfg) {
+  const DrawsOutputConfig& d = cfg.draws_output;
+  std::string out;
+  switch (d.select) {
+    case DrawSelect::none:
+      return out;
+    case DrawSelect::all:
+      out += "  draws: all\n";
+      break;
+    case DrawSelect::first:
+      out += fmt::format("  draws: {{first: {}}}\n", d.n);
+      break;
+    case DrawSelect::every:
+      out += fmt::format("  draws: {{every: {}}}\n", d.n);
+      break;
+  }
+  std::vector<std::string> names;
+  for (const int f : d.fields) names.emplace_back(kFieldNames[f]);
+  out += fmt::format("  fields: [{}]\n", join(names, ", "));
+  out += fmt::format("  compression: {}\n", d.compress ? "deflate" : "none");
+  return out;
+}
 
 // YAML double-quoted string: always safe, whatever the path holds.
 std::string quote(const std::string& s) {

@@ -447,8 +447,21 @@ SPILLMC_AI bool combine_extreme(const double v[W], bool is_min, double& out) {
 }
 
 // Block body; false if the extremes are ambiguous (see combine_extreme).
+// Hands the draws of a chunk to a visitor, as Outcomes (not inlined: rare path).
+__attribute__((noinline)) void visit_chunk(DrawVisitor& v, u64 first, int present, const Chunk& c) {
+  for (int j = 0; j < present; ++j) {
+    Outcome o;
+    for (int f = 0; f < kNumFields; ++f) o.v[f] = c.v[f][j];
+    o.regime2 = static_cast<int>(c.regime2[j]);
+    o.regime_up = static_cast<int>(c.regime_up[j]);
+    o.a2crit_defined = c.crit[j] != 0;
+    for (int e = 0; e < kNumEvents; ++e) o.event[e] = c.event[e][j] != 0;
+    v.visit(first + static_cast<u64>(j), static_cast<int>(c.reason[j]), o);
+  }
+}
+
 SPILLMC_AI bool block_body(const DrawSpec& spec, u64 first, u64 len, const double* shift,
-                           Tally& t) {
+                           Tally& t, DrawVisitor* visitor) {
   LaneSums acc;
   std::memset(&acc, 0, sizeof acc);
   for (int f = 0; f < kNumFields; ++f)
@@ -456,8 +469,10 @@ SPILLMC_AI bool block_body(const DrawSpec& spec, u64 first, u64 len, const doubl
   Chunk c;
   for (u64 i = 0; i < len; i += W) {
     const u64 rest = len - i;
-    evaluate_chunk(spec, first + i, rest < W ? static_cast<int>(rest) : W, c);
+    const int present = rest < W ? static_cast<int>(rest) : W;
+    evaluate_chunk(spec, first + i, present, c);
     add_chunk(acc, c, shift);
+    if (visitor) visit_chunk(*visitor, first + i, present, c);
   }
   // Lanes combined in lane order: fixed, so the bits do not depend on the variant.
   t = Tally{};
@@ -508,8 +523,9 @@ SPILLMC_AI void draws_body(const DrawSpec& spec, u64 first, u64 n, Outcome* out,
 // fallbacks) into each, so each is compiled for its target.
 #define SPILLMC_BATCH_VARIANT(name, attrs)                                                   \
   attrs __attribute__((flatten)) bool block_##name(const DrawSpec& spec, u64 first, u64 len, \
-                                                   const double* shift, Tally& t) {          \
-    return block_body(spec, first, len, shift, t);                                           \
+                                                   const double* shift, Tally& t,            \
+                                                   DrawVisitor* visitor) {                   \
+    return block_body(spec, first, len, shift, t, visitor);                                  \
   }                                                                                          \
   attrs __attribute__((flatten)) void draws_##name(const DrawSpec& spec, u64 first, u64 n,   \
                                                    Outcome* out, int* reason) {              \
@@ -564,7 +580,9 @@ const char* batch_isa_name(BatchIsa isa) {
 }
 
 Tally accumulate_block_batched(const DrawSpec& spec, std::uint64_t total_draws, std::uint64_t k,
-                               BatchIsa isa) {
+                               BatchIsa isa, DrawVisitor* visitor) {
+  // Lanes sample independently: the scalar path knows the copula.
+  if (spec.copula) return accumulate_block(spec, total_draws, k, visitor);
   const u64 first = k * kBlockDraws;
   const u64 len = block_length(total_draws, k);
   double shift[kNumFields];
@@ -574,23 +592,28 @@ Tally accumulate_block_batched(const DrawSpec& spec, std::uint64_t total_draws, 
   switch (resolve(isa)) {
 #ifdef SPILLMC_BATCH_X86
     case BatchIsa::avx512:
-      ok = block_avx512(spec, first, len, shift, t);
+      ok = block_avx512(spec, first, len, shift, t, visitor);
       break;
     case BatchIsa::avx2:
-      ok = block_avx2(spec, first, len, shift, t);
+      ok = block_avx2(spec, first, len, shift, t, visitor);
       break;
 #endif
     default:
-      ok = block_generic(spec, first, len, shift, t);
+      ok = block_generic(spec, first, len, shift, t, visitor);
       break;
   }
   // Signed zeros tied for an extreme (never in practice): the sequential
-  // order decides which one the scalar path reports, so use the scalar path.
+  // order decides which one the scalar path reports, so use the scalar path
+  // (the visitor has seen every draw already).
   return ok ? t : accumulate_block(spec, total_draws, k);
 }
 
 void evaluate_draws_batched(const DrawSpec& spec, std::uint64_t first, std::uint64_t n,
                             Outcome* out, int* reason, BatchIsa isa) {
+  if (spec.copula) {  // lanes sample independently: the scalar path knows the copula
+    for (std::uint64_t i = 0; i < n; ++i) reason[i] = evaluate_draw(spec, first + i, out[i]);
+    return;
+  }
   switch (resolve(isa)) {
 #ifdef SPILLMC_BATCH_X86
     case BatchIsa::avx512:

@@ -16,15 +16,18 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "spillmc/draw_writer.hpp"
 #include "spillmc/errors.hpp"
 #include "spillmc/fields.hpp"
 #include "spillmc/result.hpp"
 #include "spillmc/shard.hpp"
 #include "spillmc/tally.hpp"
+#include "h5util.hpp"
 
 namespace spillmc {
 
@@ -37,20 +40,8 @@ std::string utc_now_iso8601() {
   return buf;
 }
 
-namespace {
-
-// ---------------------------------------------------------------------------
-// Failures inside this file carry errno (0 for an HDF5 failure) and a detail;
-// the public functions turn them into OutputError with the user's path in front.
-struct Failure {
-  int err;            // errno, or 0
-  std::string what;   // the step or object, e.g. "dataset 'summary/a/mean'"
-  std::string cause;  // HDF5's reason when err is 0
-  // For a write the system error is what users can act on (disk full, ...).
-  std::string for_write() const { return err != 0 ? std::strerror(err) : what + ": " + cause; }
-  // For a read the object is what matters: the file is damaged or foreign.
-  std::string for_read() const { return what + ": " + (err != 0 ? std::strerror(err) : cause); }
-};
+// Shared with draw_writer.cpp (h5util.hpp): everything up to the checksum.
+namespace h5util {
 
 // HDF5's innermost error record says what actually went wrong; the outer
 // ones only repeat which API call failed.
@@ -65,69 +56,8 @@ std::string hdf5_error_text() {
   return text.empty() ? "HDF5 library error" : text;
 }
 
-// Runs one HDF5 call; a negative return becomes a Failure with HDF5's reason.
-// errno is not used: the library leaves stale values from its internal probes,
-// and all disk I/O that could fail with a system error is done by our own calls.
-template <class F>
-auto h5(const std::string& what, F&& call) {
-  auto r = call();
-  if (r < 0) throw Failure{0, what, hdf5_error_text()};
-  return r;
-}
-
-// Owns one HDF5 identifier and closes it with the matching H5?close.
-class Handle {
- public:
-  using Closer = herr_t (*)(hid_t);
-  Handle(hid_t id, Closer closer) : id_(id), closer_(closer) {}
-  Handle(const Handle&) = delete;
-  Handle& operator=(const Handle&) = delete;
-  Handle(Handle&& o) noexcept : id_(std::exchange(o.id_, -1)), closer_(o.closer_) {}
-  Handle& operator=(Handle&&) = delete;
-  ~Handle() {
-    if (id_ >= 0) closer_(id_);
-  }
-  hid_t get() const { return id_; }
-  // Closing a file flushes it, so its result matters.
-  herr_t close() {
-    const herr_t r = id_ >= 0 ? closer_(id_) : 0;
-    id_ = -1;
-    return r;
-  }
-
- private:
-  hid_t id_;
-  Closer closer_;
-};
-
-// Turns HDF5's automatic error printing off for the duration of a call: users
-// should see our one-line message, not a library back trace.
-class QuietHdf5 {
- public:
-  QuietHdf5() {
-    H5Eget_auto2(H5E_DEFAULT, &func_, &data_);
-    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
-  }
-  QuietHdf5(const QuietHdf5&) = delete;
-  QuietHdf5& operator=(const QuietHdf5&) = delete;
-  ~QuietHdf5() { H5Eset_auto2(H5E_DEFAULT, func_, data_); }
-
- private:
-  H5E_auto2_t func_ = nullptr;
-  void* data_ = nullptr;
-};
-
-std::string quoted(const std::string& path) {
-  return "'" + path + "'";
-}
-
 // ---------------------------------------------------------------------------
 // Paths.
-
-struct PathParts {
-  std::string prefix;  // directory part including its trailing '/', or "" for the cwd
-  std::string base;
-};
 
 PathParts split_path(const std::string& path) {
   const std::size_t slash = path.rfind('/');
@@ -404,6 +334,16 @@ void regime_dataset(hid_t loc, const char* name, const std::uint64_t (&counts)[k
   write_attr(d.get(), "labels", t.get(), t.get(), s.get(), labels);
 }
 
+void release_output_lock(const std::string& path) {
+  output_locks().release(path);
+}
+
+}  // namespace h5util
+
+using namespace h5util;
+
+namespace {
+
 // The whole-file checksum: the attribute is written with this placeholder, the
 // image hashed, and the placeholder's bytes replaced by the hash (same length).
 // A reader puts the placeholder back and hashes again (file_checksum_problem).
@@ -434,28 +374,101 @@ void seal_image(std::vector<unsigned char>& image) {
   std::memcpy(image.data() + at[0], h.data(), h.size());
 }
 
+// FNV-1a 64 of the file's bytes (from its current offset) with every
+// occurrence of `stored` read as the placeholder: image_hash of the bytes a
+// reader would restore. Streams 1 MiB at a time, so a file with per-draw
+// output (any size) costs no memory. `at` gets the first two offsets.
+std::uint64_t hash_file(int fd, const std::string& stored, std::vector<std::uint64_t>& at) {
+  const std::string ph = kFileChecksumPlaceholder;
+  const std::size_t m = stored.size();
+  std::vector<unsigned char> buf((std::size_t{1} << 20) + m);
+  std::size_t have = 0;    // bytes in buf not hashed yet
+  std::uint64_t base = 0;  // file offset of buf[0]
+  std::uint64_t h = fnv1a64(nullptr, 0);
+  for (;;) {
+    const ssize_t n = ::read(fd, buf.data() + have, buf.size() - have);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw Failure{errno, "read", ""};
+    have += static_cast<std::size_t>(n);
+    const bool eof = n == 0;
+    // Occurrences that end inside buf; one that starts in the last m - 1
+    // bytes is found next time, when those bytes lead the buffer.
+    std::size_t i = 0;
+    while (m > 0 && i + m <= have) {
+      const void* p = std::memchr(buf.data() + i, stored[0], have - m + 1 - i);
+      if (p == nullptr) break;
+      i = static_cast<std::size_t>(static_cast<const unsigned char*>(p) - buf.data());
+      if (std::memcmp(buf.data() + i, stored.data(), m) == 0) {
+        if (at.size() < 2) at.push_back(base + i);
+        std::memcpy(buf.data() + i, ph.data(), m);
+        i += m;
+      } else {
+        ++i;
+      }
+    }
+    const std::size_t done = eof ? have : have >= m ? have - (m - 1) : 0;
+    h = fnv1a64(buf.data(), done, h);
+    std::memmove(buf.data(), buf.data() + done, have - done);
+    have -= done;
+    base += done;
+    if (eof) return h;
+  }
+}
+
+std::string hash_text(std::uint64_t h) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "fnv1a64:%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
 // Empty when the file's bytes hash to its file_checksum attribute.
 std::string file_checksum_problem(const std::string& path, const std::string& stored) {
-  std::vector<unsigned char> bytes;
-  FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) return std::string("cannot read the file: ") + std::strerror(errno);
-  unsigned char buf[1 << 16];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) bytes.insert(bytes.end(), buf, buf + n);
-  const bool err = std::ferror(f) != 0;
-  std::fclose(f);
-  if (err) return "cannot read the file";
   const std::string ph = kFileChecksumPlaceholder;
   if (stored.size() != ph.size() || stored.compare(0, 8, "fnv1a64:") != 0)
     return "file_checksum '" + stored + "' is malformed";
-  const std::vector<std::size_t> at = find_all(bytes, stored);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::string("cannot read the file: ") + std::strerror(errno);
+  std::vector<std::uint64_t> at;
+  std::uint64_t h = 0;
+  try {
+    h = hash_file(fd, stored, at);
+  } catch (const Failure& f) {
+    ::close(fd);
+    return "cannot read the file: " + f.for_write();
+  }
+  ::close(fd);
   if (at.size() != 1) return "file_checksum not found once in the file's bytes";
-  std::memcpy(bytes.data() + at[0], ph.data(), ph.size());
-  const std::string h = image_hash(bytes);
-  if (h != stored)
-    return "file checksum mismatch: stored " + stored + ", the bytes give " + h +
+  const std::string got = hash_text(h);
+  if (got != stored)
+    return "file checksum mismatch: stored " + stored + ", the bytes give " + got +
            " (the file was modified or is corrupt)";
   return {};
+}
+
+// The on-disk counterpart of seal_image for a file written in place (per-draw
+// output): hashes it with the placeholder, writes the hash over the
+// placeholder and fsyncs.
+void seal_file(const std::string& file) {
+  const int fd = ::open(file.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) throw Failure{errno, "open", ""};
+  try {
+    std::vector<std::uint64_t> at;
+    const std::string h = hash_text(hash_file(fd, kFileChecksumPlaceholder, at));
+    if (at.size() != 1) throw Failure{0, "file checksum", "placeholder not found once"};
+    std::size_t done = 0;
+    while (done < h.size()) {
+      const ssize_t n = ::pwrite(fd, h.data() + done, h.size() - done,
+                                 static_cast<off_t>(at[0] + done));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) throw Failure{n < 0 ? errno : EIO, "write", ""};
+      done += static_cast<std::size_t>(n);
+    }
+    if (::fsync(fd) != 0) throw Failure{errno, "fsync", ""};
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+  if (::close(fd) != 0) throw Failure{errno, "close", ""};
 }
 
 // Tallies as the datasets `counts` (n x kStateCountColumns) and `moments` (n x
@@ -490,6 +503,7 @@ void write_state(hid_t file, const RunInfo& info, const SegmentState& st) {
   const std::vector<Tally>& segs = st.segments;
   const hsize_t n = segs.size();
   write_tally_table(g.get(), segs);
+  write_extra_table(g.get(), st.extras);
   attr_u64(g.get(), "segment_first", st.segment_first);
   attr_u64(g.get(), "segment_end", st.segment_first + n);
   attr_u64(g.get(), "segment_count_total", st.segment_count_total);
@@ -525,34 +539,12 @@ void write_layout(hid_t file, const Result& result) {
            info.wall_seconds > 0.0 ? static_cast<double>(info.draws_requested) / info.wall_seconds
                                    : 0.0);
 
-  {
-    const Handle summary = make_group(file, "summary");
-    for (int f = 0; f < kNumFields; ++f) {
-      const SummaryStats s = summarize(t.field[f]);
-      const Handle g = make_group(summary.get(), kFieldNames[f]);
-      dataset_u64(g.get(), "count", s.count);
-      dataset_f64(g.get(), "mean", s.mean);
-      dataset_f64(g.get(), "std", s.std);
-      dataset_f64(g.get(), "sem", s.sem);
-      dataset_f64(g.get(), "min", s.min);
-      dataset_f64(g.get(), "max", s.max);
-    }
-  }
+  write_summary_group(file, t);
   {
     const Handle undefined = make_group(file, "undefined");
     dataset_u64(undefined.get(), "A2_crit", t.a2crit_undefined);
   }
-  {
-    const Handle events = make_group(file, "events");
-    for (int e = 0; e < kNumEvents; ++e) {
-      const Proportion p = wilson95(t.events[e], t.valid);
-      const Handle g = make_group(events.get(), kEventNames[e]);
-      dataset_u64(g.get(), "count", p.count);
-      dataset_f64(g.get(), "probability", p.probability);
-      dataset_f64(g.get(), "ci95_low", p.ci95_low);
-      dataset_f64(g.get(), "ci95_high", p.ci95_high);
-    }
-  }
+  write_events_group(file, t);
   {
     const Handle regimes = make_group(file, "regimes");
     regime_dataset(regimes.get(), "stage2", t.regime2);
@@ -562,11 +554,14 @@ void write_layout(hid_t file, const Result& result) {
     const Handle inv = make_group(file, "invalid");
     for (int i = 0; i < kNumInvalid; ++i) dataset_u64(inv.get(), kInvalidNames[i], t.invalid[i]);
   }
+  write_analysis(file, result);
   write_state(file, info, result.state);
   if (info.kind == kKindCheckpoint) {
     const Handle g = make_group(file, "checkpoint");
     const std::vector<Tally> current = {result.checkpoint.current};
     write_tally_table(g.get(), current);
+    if (!result.state.extras.empty() || !result.checkpoint.current_extra.empty())
+      write_extra_table(g.get(), {result.checkpoint.current_extra});
     attr_u64(g.get(), "next_block", result.checkpoint.next_block);
     attr_string(g.get(), "checksum", state_checksum(current));
   }
@@ -757,6 +752,26 @@ std::vector<Tally> read_tally_table(hid_t g, const std::string& group) {
   return tallies;
 }
 
+// <g>/extra of write_extra_table, as raw rows (their layout comes from the
+// config, which the caller has): empty when absent.
+std::vector<unsigned char> read_extra_table(hid_t g, std::size_t& row_bytes) {
+  row_bytes = 0;
+  if (H5Lexists(g, "extra", H5P_DEFAULT) <= 0) return {};
+  Handle d(h5("dataset 'extra'", [&] { return H5Dopen2(g, "extra", H5P_DEFAULT); }), H5Dclose);
+  const Handle s(h5("dataset 'extra'", [&] { return H5Dget_space(d.get()); }), H5Sclose);
+  hsize_t dims[2] = {0, 0};
+  if (H5Sget_simple_extent_ndims(s.get()) != 2 ||
+      H5Sget_simple_extent_dims(s.get(), dims, nullptr) != 2 || dims[0] * dims[1] > (1ull << 34))
+    throw Failure{0, "dataset 'extra'", "not a plausible [rows, bytes] table"};
+  std::vector<unsigned char> bytes(static_cast<std::size_t>(dims[0] * dims[1]));
+  if (!bytes.empty())
+    h5("dataset 'extra'", [&] {
+      return H5Dread(d.get(), H5T_NATIVE_UCHAR, H5S_ALL, H5S_ALL, H5P_DEFAULT, bytes.data());
+    });
+  row_bytes = static_cast<std::size_t>(dims[1]);
+  return bytes;
+}
+
 void read_state(hid_t file, ResultFile& r) {
   const Handle g(h5("group 'state'", [&] { return H5Gopen2(file, "state", H5P_DEFAULT); }),
                  H5Gclose);
@@ -767,6 +782,7 @@ void read_state(hid_t file, ResultFile& r) {
   r.state_checksum = read_attr_string(g.get(), "checksum");
   r.state.segments = read_tally_table(g.get(), "state");
   r.state_checksum_data = state_checksum(r.state.segments);
+  r.state_extra = read_extra_table(g.get(), r.state_extra_row);
 }
 
 // /checkpoint of a checkpoint file: one row, the current segment's partial.
@@ -779,6 +795,8 @@ void read_checkpoint_part(hid_t file, ResultFile& r) {
   const std::vector<Tally> rows = read_tally_table(g.get(), "checkpoint");
   if (rows.size() != 1) throw Failure{0, "group 'checkpoint'", "not exactly one row"};
   r.checkpoint.current = rows[0];
+  std::size_t row = 0;
+  r.checkpoint_extra = read_extra_table(g.get(), row);
   r.checkpoint_checksum_data = state_checksum(rows);
 }
 
@@ -896,6 +914,39 @@ void write_result(const std::string& path, const Result& result, bool force) {
   }
   sync_directory(directory_of(split_path(path)));
   output_locks().release(path);
+}
+
+void write_result(const std::string& path, const Result& result, bool force, DrawFile* draws) {
+  if (draws == nullptr) return write_result(path, result, force);
+  if (draws->path() != path || draws->force() != force)
+    throw std::logic_error("write_result: the DrawFile was made for another path");
+  // The DrawFile checked the target and holds the lock; its temporary file
+  // becomes the result: /draws is there, the rest is added, then it is sealed
+  // on disk (streaming: the file can be far larger than memory) and renamed.
+  draws->finish();
+  const QuietHdf5 quiet;
+  const std::string& tmp = draws->temp_path();
+  try {
+    {
+      Handle fapl(h5("file access list", [] { return H5Pcreate(H5P_FILE_ACCESS); }), H5Pclose);
+      h5("file access list", [&] { return H5Pset_fclose_degree(fapl.get(), H5F_CLOSE_STRONG); });
+      Handle file(
+          h5("open", [&] { return H5Fopen(tmp.c_str(), H5F_ACC_RDWR, fapl.get()); }), H5Fclose);
+      write_layout(file.get(), result);
+      h5("close", [&] { return file.close(); });
+    }
+    seal_file(tmp);
+    publish(tmp, path, force);
+  } catch (const Failure& f) {
+    draws->discard();
+    throw OutputError("cannot write " + quoted(path) + ": " + f.for_write());
+  } catch (...) {
+    draws->discard();
+    throw;
+  }
+  draws->mark_published();
+  sync_directory(directory_of(split_path(path)));
+  release_output_lock(path);
 }
 
 namespace {

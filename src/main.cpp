@@ -20,6 +20,7 @@
 
 #include "spillmc/checkpoint.hpp"
 #include "spillmc/config.hpp"
+#include "spillmc/draw_writer.hpp"
 #include "spillmc/errors.hpp"
 #include "spillmc/mpi.hpp"
 #include "spillmc/progress.hpp"
@@ -103,12 +104,14 @@ int cmd_run(const RunArgs& args) {
   const ShardSpec shard = args.shard.empty() ? shard_from_env() : parse_shard(args.shard);
   if (shard.set && args.output.empty())
     cfg.output_path = shard_output_path(cfg.output_path, shard.index, shard.count);
-  const std::uint64_t total_segments = segment_count(cfg.draws);
+  const RunPlan plan = make_run_plan(cfg);
+  check_run_options(cfg, plan, shard.set, g_mpi->size());
+  const std::uint64_t total_segments = plan.total_segments();
   const auto range = shard.set ? shard_segments(total_segments, shard.index, shard.count)
                                : std::pair<std::uint64_t, std::uint64_t>{0, total_segments};
   std::uint64_t range_draws = 0;
   for (std::uint64_t j = range.first; j < range.second; ++j)
-    range_draws += segment_draws(cfg.draws, j);
+    range_draws += plan_segment_draws(plan, j);
   if (shard.set)
     spdlog::info("shard {}/{} (0-based): segments [{}, {}) of {}, {} draws", shard.index,
                  shard.count, range.first, range.second, total_segments, range_draws);
@@ -119,8 +122,20 @@ int cmd_run(const RunArgs& args) {
   if (writer) check_output_path(cfg.output_path, args.force);
   auto backend = make_mpi_backend(select_backend(cfg.backend, cfg.threads, g_mpi->local_rank()),
                                   *g_mpi, &g_stop);
-  spdlog::info("run: {} draws, seed {}, model {}, backend {} ({})", cfg.draws, cfg.seed,
-               to_string(cfg.model), backend->name(), backend->device());
+  if (plan.cells.size() > 1)
+    spdlog::info("sweep: {} cells x {} draws per cell ('draws' is not used), seed {}, model {}, "
+                 "backend {} ({})",
+                 plan.cells.size(), plan.draws, cfg.seed, to_string(cfg.model), backend->name(),
+                 backend->device());
+  else
+    spdlog::info("run: {} draws, seed {}, model {}, backend {} ({})", cfg.draws, cfg.seed,
+                 to_string(cfg.model), backend->name(), backend->device());
+  // Per-draw output streams into the result's temporary file while the run computes.
+  std::unique_ptr<DrawFile> draw_file;
+  if (writer && plan.analysis.has_draws())
+    draw_file = std::make_unique<DrawFile>(
+        cfg.output_path, args.force, cfg.draws_output,
+        draws_selected_count(cfg.draws_output, plan.draws));
 
   // What identifies the run: recorded in checkpoints and the output.
   Result result;
@@ -133,7 +148,7 @@ int cmd_run(const RunArgs& args) {
   info.git_commit = kGitCommit;
   info.config_yaml = effective_yaml(cfg);
   info.seed = cfg.seed;
-  info.draws_requested = cfg.draws;
+  info.draws_requested = plan.total_draws();  // a sweep: cells x draws_per_cell
   info.model = to_string(cfg.model);
   info.backend = backend->name();
   info.device = backend->device();
@@ -143,7 +158,7 @@ int cmd_run(const RunArgs& args) {
   // checkpoint.every seconds and once more when a signal stops the run.
   const bool checkpointing = cfg.checkpoint_every > 0;
   SegmentProgress latest;
-  latest.next_block = std::min(range.first * kSegmentBlocks, block_count(cfg.draws));
+  latest.next_block = plan_first_block(plan, range.first);
   bool resuming = false;
   if (args.resume) {
     if (std::filesystem::exists(ckpt_path)) {
@@ -178,7 +193,10 @@ int cmd_run(const RunArgs& args) {
     after_chunk = [&](const SegmentProgress& p) {
       for (std::size_t j = latest.segments.size(); j < p.segments.size(); ++j)
         latest.segments.push_back(p.segments[j]);
+      for (std::size_t j = latest.extras.size(); j < p.extras.size(); ++j)
+        latest.extras.push_back(p.extras[j]);
       latest.current = p.current;
+      latest.current_extra = p.current_extra;
       latest.next_block = p.next_block;
       const double since =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - last_save).count();
@@ -192,14 +210,24 @@ int cmd_run(const RunArgs& args) {
                     std::chrono::seconds(10));
   const auto t0 = std::chrono::steady_clock::now();
   try {
-    result.state.segments = run_segments(
-        *backend, cfg.draw_spec(), cfg.draws, range.first, range.second,
-        [&](std::uint64_t done, std::uint64_t total) {
+    DrawsFn on_draws;
+    if (draw_file) on_draws = [&](std::uint64_t, const DrawBatch& b) { draw_file->append(b); };
+    SegmentProgress done = run_plan_segments(
+        *backend, plan, range.first, range.second,
+        [&](std::uint64_t n, std::uint64_t total) {
           (void)total;
-          progress.update(done);
+          progress.update(n);
         },
         g_mpi->size() > 1 ? nullptr : &g_stop /* the MPI backend agrees on it per chunk */, 0,
-        kSegmentBlocks, resuming ? &latest : nullptr, after_chunk);
+        kSegmentBlocks, resuming ? &latest : nullptr, after_chunk, on_draws);
+    result.state.segments = std::move(done.segments);
+    result.state.extras = std::move(done.extras);
+    if (cfg.sensitivity.enabled && writer) {
+      spdlog::info("sensitivity: {} base draws", cfg.sensitivity.base_draws);
+      result.analysis.sensitivity =
+          run_sensitivity(cfg.draw_spec(), cfg.sensitivity, cfg.threads, &g_stop);
+      result.analysis.has_sensitivity = true;
+    }
     // Collective under MPI: rank 0 writes only once every rank got here (a failed
     // rank has ended the job instead) and none was interrupted.
     if (g_mpi->any(g_stop.load())) throw Interrupted();
@@ -221,9 +249,10 @@ int cmd_run(const RunArgs& args) {
   result.state.segment_first = range.first;
   result.state.segment_count_total = total_segments;
   result.tally = fold_segments(result.state.segments);
+  fill_analysis(cfg, plan, result);
   info.created = spillmc::utc_now_iso8601();
   info.wall_seconds = wall;
-  write_result(cfg.output_path, result, args.force);
+  write_result(cfg.output_path, result, args.force, draw_file.get());
   // The result is complete: its checkpoint is no longer needed.
   if ((checkpointing || resuming) && ::unlink(ckpt_path.c_str()) != 0 && errno != ENOENT)
     spdlog::warn("cannot remove checkpoint {}: {}", ckpt_path, std::strerror(errno));

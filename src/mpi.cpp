@@ -46,14 +46,49 @@ class MpiBackend final : public Backend {
     return local_->preferred_chunk_blocks() * static_cast<std::uint64_t>(session_.size());
   }
 
+  // As compute_blocks, with the analyses' Extras gathered as bytes (their size
+  // is fixed by the plan). Per-draw output is refused under MPI (analysis.cpp).
+  void compute_plan_blocks(const RunPlan& plan, std::uint64_t first_block, std::uint64_t nblocks,
+                           Tally* partials, Extra* extras, DrawBatch* batches) override {
+    if (!extras || batches) {
+      Backend::compute_plan_blocks(plan, first_block, nblocks, partials, extras, batches);
+      return;
+    }
+    before_chunk();
+    const auto size = static_cast<std::uint64_t>(session_.size());
+    std::vector<int> counts(size), displs(size), bcounts(size), bdispls(size);
+    Extra proto;
+    proto.init(plan.analysis);
+    const std::size_t row = proto.byte_size();
+    for (std::uint64_t r = 0; r < size; ++r) {
+      const std::uint64_t lo = nblocks * r / size, hi = nblocks * (r + 1) / size;
+      displs[r] = static_cast<int>(lo);
+      counts[r] = static_cast<int>(hi - lo);
+      if (hi * row > static_cast<std::uint64_t>(INT_MAX))
+        throw Error("MPI chunk of " + std::to_string(nblocks) + " blocks is too large");
+      bdispls[r] = static_cast<int>(lo * row);
+      bcounts[r] = static_cast<int>((hi - lo) * row);
+    }
+    const auto me = static_cast<std::size_t>(session_.rank());
+    const auto lo = static_cast<std::uint64_t>(displs[me]);
+    const auto n = static_cast<std::uint64_t>(counts[me]);
+    if (n > 0)
+      local_->compute_plan_blocks(plan, first_block + lo, n, partials + lo, extras + lo, nullptr);
+    MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, partials, counts.data(), displs.data(),
+                   tally_type_, MPI_COMM_WORLD);
+    std::vector<unsigned char> bytes(nblocks * row);
+    for (std::uint64_t j = 0; j < n; ++j) extras[lo + j].to_bytes(bytes.data() + (lo + j) * row);
+    MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, bytes.data(), bcounts.data(),
+                   bdispls.data(), MPI_BYTE, MPI_COMM_WORLD);
+    for (std::uint64_t j = 0; j < nblocks; ++j) {
+      extras[j] = proto;
+      extras[j].from_bytes(bytes.data() + j * row);
+    }
+  }
+
   void compute_blocks(const DrawSpec& spec, std::uint64_t total_draws, std::uint64_t first_block,
                       std::uint64_t nblocks, Tally* partials) override {
-    // Every rank takes part in this, so all ranks stop at the same chunk.
-    if (session_.any(cancel_ && cancel_->load(std::memory_order_relaxed))) throw Interrupted();
-    if (fail_here_) {
-      throw Error("SPILLMC_TEST_FAIL_RANK=" + std::to_string(session_.rank()) +
-                  ": this rank fails on purpose (test hook)");
-    }
+    before_chunk();
     if (nblocks > static_cast<std::uint64_t>(INT_MAX)) {
       throw Error("MPI chunk of " + std::to_string(nblocks) + " blocks is too large");
     }
@@ -73,6 +108,15 @@ class MpiBackend final : public Backend {
   }
 
  private:
+  // Every rank takes part in this, so all ranks stop at the same chunk.
+  void before_chunk() {
+    if (session_.any(cancel_ && cancel_->load(std::memory_order_relaxed))) throw Interrupted();
+    if (fail_here_) {
+      throw Error("SPILLMC_TEST_FAIL_RANK=" + std::to_string(session_.rank()) +
+                  ": this rank fails on purpose (test hook)");
+    }
+  }
+
   std::unique_ptr<Backend> local_;
   const MpiSession& session_;
   const std::atomic<bool>* cancel_;

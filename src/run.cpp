@@ -28,88 +28,128 @@ std::uint64_t segment_draws(std::uint64_t draws, std::uint64_t j, std::uint64_t 
 
 namespace {
 
-// Segments completed when blocks [b0, next) of the range [b0, b1) are folded.
-std::uint64_t segments_done(std::uint64_t b0, std::uint64_t b1, std::uint64_t next,
-                            std::uint64_t segment_blocks) {
-  if (next >= b1) return (b1 - b0 + segment_blocks - 1) / segment_blocks;
-  return (next - b0) / segment_blocks;
-}
+// Where blocks and segments lie in a plan's global numbering: cell c holds
+// global blocks [c bpc, (c + 1) bpc) and global segments [c spc, (c + 1) spc).
+struct Geometry {
+  std::uint64_t draws, cells, sb, bpc, spc;
+  Geometry(const RunPlan& plan, std::uint64_t segment_blocks)
+      : draws(plan.draws),
+        cells(plan.cells.size()),
+        sb(segment_blocks),
+        bpc(block_count(plan.draws)),
+        spc(segment_count(plan.draws, segment_blocks)) {}
+  std::uint64_t segments() const { return spc * cells; }
+  std::uint64_t blocks() const { return bpc * cells; }
+  std::uint64_t seg_first_block(std::uint64_t j) const { return j / spc * bpc + j % spc * sb; }
+  std::uint64_t seg_end_block(std::uint64_t j) const {
+    return j / spc * bpc + std::min((j % spc + 1) * sb, bpc);
+  }
+  std::uint64_t seg_draws(std::uint64_t j) const { return segment_draws(draws, j % spc, sb); }
+  std::uint64_t segment_of(std::uint64_t g) const { return g / bpc * spc + g % bpc / sb; }
+  bool ends_segment(std::uint64_t g) const {
+    const std::uint64_t k = g % bpc;
+    return (k + 1) % sb == 0 || k + 1 == bpc;
+  }
+  std::uint64_t block_len(std::uint64_t g) const { return block_length(draws, g % bpc); }
+};
 
 }  // namespace
 
-std::string check_segment_progress(const SegmentProgress& p, std::uint64_t draws,
-                                   std::uint64_t first_segment, std::uint64_t end_segment,
-                                   std::uint64_t segment_blocks) {
+std::string check_plan_progress(const SegmentProgress& p, const RunPlan& plan,
+                                std::uint64_t first_segment, std::uint64_t end_segment,
+                                std::uint64_t segment_blocks) {
   if (segment_blocks == 0) segment_blocks = kSegmentBlocks;
-  end_segment = std::min(end_segment, segment_count(draws, segment_blocks));
+  const Geometry geo(plan, segment_blocks);
+  end_segment = std::min(end_segment, geo.segments());
   first_segment = std::min(first_segment, end_segment);
-  const std::uint64_t b0 = first_segment * segment_blocks;
-  const std::uint64_t b1 = std::min(end_segment * segment_blocks, block_count(draws));
+  const std::uint64_t b0 = first_segment < end_segment ? geo.seg_first_block(first_segment) : 0;
+  const std::uint64_t b1 = first_segment < end_segment ? geo.seg_end_block(end_segment - 1) : 0;
   if (p.next_block < b0 || p.next_block > b1)
     return "next block " + std::to_string(p.next_block) + " lies outside the blocks [" +
            std::to_string(b0) + ", " + std::to_string(b1) + ") of this run";
-  const std::uint64_t nseg = segments_done(b0, b1, p.next_block, segment_blocks);
+  const std::uint64_t nseg =
+      p.next_block >= b1 ? end_segment - first_segment : geo.segment_of(p.next_block) - first_segment;
   if (p.segments.size() != nseg)
     return "holds " + std::to_string(p.segments.size()) + " completed segments, expected " +
            std::to_string(nseg) + " before block " + std::to_string(p.next_block);
+  if (plan.analysis.has_extra() && p.extras.size() != p.segments.size())
+    return "holds " + std::to_string(p.extras.size()) + " analysis states for " +
+           std::to_string(p.segments.size()) + " segments";
   for (std::size_t j = 0; j < p.segments.size(); ++j)
-    if (p.segments[j].draws != segment_draws(draws, first_segment + j, segment_blocks))
+    if (p.segments[j].draws != geo.seg_draws(first_segment + j))
       return "segment " + std::to_string(first_segment + j) + " holds " +
              std::to_string(p.segments[j].draws) + " draws, expected " +
-             std::to_string(segment_draws(draws, first_segment + j, segment_blocks));
+             std::to_string(geo.seg_draws(first_segment + j));
   std::uint64_t partial = 0;
-  const std::uint64_t seg_start = p.next_block >= b1 ? p.next_block : b0 + nseg * segment_blocks;
-  for (std::uint64_t k = seg_start; k < p.next_block; ++k) partial += block_length(draws, k);
+  const std::uint64_t seg_start =
+      p.next_block >= b1 ? p.next_block : geo.seg_first_block(first_segment + nseg);
+  for (std::uint64_t k = seg_start; k < p.next_block; ++k) partial += geo.block_len(k);
   if (p.current.draws != partial)
     return "the current segment's partial holds " + std::to_string(p.current.draws) +
            " draws, expected " + std::to_string(partial);
   return {};
 }
 
-std::vector<Tally> run_segments(Backend& backend, const DrawSpec& spec, std::uint64_t draws,
-                                std::uint64_t first_segment, std::uint64_t end_segment,
-                                const ProgressFn& progress, const std::atomic<bool>* cancel,
-                                std::uint64_t chunk_blocks, std::uint64_t segment_blocks,
-                                const SegmentProgress* resume, const ChunkFn& after_chunk) {
-  if (segment_blocks == 0) segment_blocks = kSegmentBlocks;
-  const std::uint64_t nblocks = block_count(draws);
-  end_segment = std::min(end_segment, segment_count(draws, segment_blocks));
-  first_segment = std::min(first_segment, end_segment);
-  const std::uint64_t b0 = first_segment * segment_blocks;
-  const std::uint64_t b1 = std::min(end_segment * segment_blocks, nblocks);
-  std::uint64_t range_draws = 0;
-  for (std::uint64_t j = first_segment; j < end_segment; ++j)
-    range_draws += segment_draws(draws, j, segment_blocks);
+std::string check_segment_progress(const SegmentProgress& p, std::uint64_t draws,
+                                   std::uint64_t first_segment, std::uint64_t end_segment,
+                                   std::uint64_t segment_blocks) {
+  return check_plan_progress(p, plain_plan(DrawSpec(), draws), first_segment, end_segment,
+                             segment_blocks);
+}
 
+SegmentProgress run_plan_segments(Backend& backend, const RunPlan& plan,
+                                  std::uint64_t first_segment, std::uint64_t end_segment,
+                                  const ProgressFn& progress, const std::atomic<bool>* cancel,
+                                  std::uint64_t chunk_blocks, std::uint64_t segment_blocks,
+                                  const SegmentProgress* resume, const ChunkFn& after_chunk,
+                                  const DrawsFn& draws_fn) {
+  if (segment_blocks == 0) segment_blocks = kSegmentBlocks;
+  const Geometry geo(plan, segment_blocks);
+  end_segment = std::min(end_segment, geo.segments());
+  first_segment = std::min(first_segment, end_segment);
+  const std::uint64_t b0 = first_segment < end_segment ? geo.seg_first_block(first_segment) : 0;
+  const std::uint64_t b1 = first_segment < end_segment ? geo.seg_end_block(end_segment - 1) : 0;
+  std::uint64_t range_draws = 0;
+  for (std::uint64_t j = first_segment; j < end_segment; ++j) range_draws += geo.seg_draws(j);
+
+  const bool extra = plan.analysis.has_extra();
+  const bool want_draws = plan.analysis.has_draws();
   if (chunk_blocks == 0) chunk_blocks = backend.preferred_chunk_blocks();
   if (chunk_blocks == 0) chunk_blocks = 1;
-  std::vector<Tally> partials(static_cast<std::size_t>(std::min(chunk_blocks, b1 - b0)));
+  const auto chunk = static_cast<std::size_t>(std::min(chunk_blocks, std::max<std::uint64_t>(b1 - b0, 1)));
+  std::vector<Tally> partials(chunk);
+  std::vector<Extra> extras(extra ? chunk : 0);
+  std::vector<DrawBatch> batches(want_draws ? chunk : 0);
   SegmentProgress st;
   st.next_block = b0;
   if (resume != nullptr) {
     const std::string problem =
-        check_segment_progress(*resume, draws, first_segment, end_segment, segment_blocks);
+        check_plan_progress(*resume, plan, first_segment, end_segment, segment_blocks);
     if (!problem.empty()) throw InputError("cannot resume: the saved state " + problem);
     st = *resume;
   }
-  std::vector<Tally>& segments = st.segments;
-  segments.reserve(static_cast<std::size_t>(end_segment - first_segment));
-  Tally& current = st.current;
-  std::uint64_t done = current.draws;
-  for (const Tally& s : segments) done += s.draws;
+  st.segments.reserve(static_cast<std::size_t>(end_segment - first_segment));
+  std::uint64_t done = st.current.draws;
+  for (const Tally& s : st.segments) done += s.draws;
   for (std::uint64_t first = st.next_block; first < b1; first += chunk_blocks) {
     if (cancel && cancel->load(std::memory_order_relaxed)) throw Interrupted();
     const std::uint64_t n = std::min(chunk_blocks, b1 - first);
-    backend.compute_blocks(spec, draws, first, n, partials.data());
+    backend.compute_plan_blocks(plan, first, n, partials.data(), extra ? extras.data() : nullptr,
+                                want_draws ? batches.data() : nullptr);
     // Left fold in block order within a segment, whatever the chunking; a
-    // segment ends at a multiple of segment_blocks or at the range's end.
+    // segment ends at a multiple of segment_blocks or at its cell's end.
     for (std::uint64_t j = 0; j < n; ++j) {
-      current.merge(partials[j]);
+      st.current.merge(partials[j]);
+      if (extra) st.current_extra.merge(extras[j]);
+      if (want_draws && draws_fn) draws_fn((first + j) / geo.bpc, batches[j]);
       done += partials[j].draws;
-      const std::uint64_t k = first + j;
-      if ((k + 1) % segment_blocks == 0 || k + 1 == b1) {
-        segments.push_back(current);
-        current = Tally();
+      if (geo.ends_segment(first + j)) {
+        st.segments.push_back(st.current);
+        st.current = Tally();
+        if (extra) {
+          st.extras.push_back(std::move(st.current_extra));
+          st.current_extra = Extra();
+        }
       }
     }
     st.next_block = first + n;
@@ -117,7 +157,39 @@ std::vector<Tally> run_segments(Backend& backend, const DrawSpec& spec, std::uin
     if (after_chunk) after_chunk(st);
   }
   if (cancel && cancel->load(std::memory_order_relaxed)) throw Interrupted();
-  return segments;
+  return st;
+}
+
+std::vector<Tally> run_segments(Backend& backend, const DrawSpec& spec, std::uint64_t draws,
+                                std::uint64_t first_segment, std::uint64_t end_segment,
+                                const ProgressFn& progress, const std::atomic<bool>* cancel,
+                                std::uint64_t chunk_blocks, std::uint64_t segment_blocks,
+                                const SegmentProgress* resume, const ChunkFn& after_chunk) {
+  return run_plan_segments(backend, plain_plan(spec, draws), first_segment, end_segment, progress,
+                           cancel, chunk_blocks, segment_blocks, resume, after_chunk)
+      .segments;
+}
+
+void fold_cells(const RunPlan& plan, const std::vector<Tally>& segments,
+                const std::vector<Extra>& extras, std::uint64_t first_segment,
+                std::vector<Tally>& cells, std::vector<Extra>& cell_extras) {
+  const std::uint64_t spc = plan.segments_per_cell();
+  cells.assign(plan.cells.size(), Tally());
+  cell_extras.assign(extras.empty() ? 0 : plan.cells.size(), Extra());
+  for (std::size_t j = 0; j < segments.size(); ++j) {
+    const auto c = static_cast<std::size_t>((first_segment + j) / spc);
+    cells[c].merge(segments[j]);
+    if (!cell_extras.empty()) cell_extras[c].merge(extras[j]);
+  }
+}
+
+std::uint64_t plan_segment_draws(const RunPlan& plan, std::uint64_t j) {
+  return Geometry(plan, kSegmentBlocks).seg_draws(j);
+}
+
+std::uint64_t plan_first_block(const RunPlan& plan, std::uint64_t j) {
+  const Geometry geo(plan, kSegmentBlocks);
+  return j < geo.segments() ? geo.seg_first_block(j) : geo.blocks();
 }
 
 Tally fold_segments(const std::vector<Tally>& segments) {

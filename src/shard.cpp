@@ -221,8 +221,20 @@ std::vector<std::string> verify_result(const ResultFile& r) {
     p.push_back("/state segment_blocks is " + std::to_string(info.segment_blocks) + ", expected " +
                 std::to_string(kSegmentBlocks));
 
+  // The run's geometry (a sweep has cells of draws_per_cell draws) from its config.
+  std::unique_ptr<RunPlan> plan;
+  try {
+    plan = std::make_unique<RunPlan>(
+        make_run_plan(parse_config_text(info.config_yaml, "attribute 'config'")));
+  } catch (const Error&) {
+    // reported with the config checks below
+  }
+  const auto seg_draws = [&](std::uint64_t j) {
+    return plan ? plan_segment_draws(*plan, j) : segment_draws(info.draws_requested, j);
+  };
   // The segment range the kind promises.
-  const std::uint64_t total = segment_count(info.draws_requested);
+  const std::uint64_t total =
+      plan ? plan->total_segments() : segment_count(info.draws_requested);
   if (r.state.segment_count_total != total)
     p.push_back("/state segment_count_total is " + std::to_string(r.state.segment_count_total) +
                 ", but " + std::to_string(info.draws_requested) + " draws have " +
@@ -250,14 +262,14 @@ std::vector<std::string> verify_result(const ResultFile& r) {
     std::uint64_t invalid = 0, r2 = 0, ru = 0;
     for (int i = 0; i < kNumInvalid; ++i) invalid += t.invalid[i];
     for (int k = 0; k < kNumRegimes; ++k) r2 += t.regime2[k], ru += t.regime_up[k];
-    bool ok = t.draws == segment_draws(info.draws_requested, seg) && t.valid + invalid == t.draws &&
+    bool ok = t.draws == seg_draws(seg) && t.valid + invalid == t.draws &&
               r2 == t.valid && ru == t.valid && t.a2crit_undefined <= t.valid;
     for (int f = 0; f < kNumFields; ++f)
       ok = ok && t.field[f].n == (f == F_A2_crit ? t.valid - t.a2crit_undefined : t.valid);
     if (!ok) {
       p.push_back("/state segment " + std::to_string(seg) + ": counts do not add up (" +
                   std::to_string(t.draws) + " draws, expected " +
-                  std::to_string(segment_draws(info.draws_requested, seg)) + ")");
+                  std::to_string(seg_draws(seg)) + ")");
       ++reported;
     }
   }
@@ -300,7 +312,7 @@ std::vector<std::string> verify_result(const ResultFile& r) {
     const std::string h = config_identity_hash(cfg);
     if (h != info.config_hash)
       p.push_back("config_hash is " + info.config_hash + ", the stored config gives " + h);
-    if (cfg.seed != info.seed || cfg.draws != info.draws_requested ||
+    if (cfg.seed != info.seed || (plan && plan->total_draws() != info.draws_requested) ||
         std::string(to_string(cfg.model)) != info.model)
       p.push_back("seed, draws_requested or model differ from the stored config");
   } catch (const Error& e) {
@@ -369,6 +381,8 @@ Result merge_shards(const std::vector<std::string>& paths, const std::string& ou
     throw InputError("merge: " + std::to_string(nmissing) + " of " + std::to_string(n) +
                      " shards missing (0-based): " + missing + (nmissing > 10 ? ", ..." : ""));
 
+  Config cfg = parse_config_text(ref.info.config_yaml, quoted(ref.path) + " attribute 'config'");
+  const RunPlan plan = make_run_plan(cfg);
   Result res;
   res.state.segment_first = 0;
   res.state.segment_count_total = ref.state.segment_count_total;
@@ -376,17 +390,23 @@ Result merge_shards(const std::vector<std::string>& paths, const std::string& ou
   std::string device = ref.info.device;
   for (const ResultFile* f : by_index) {
     for (const Tally& t : f->state.segments) res.state.segments.push_back(t);
+    try {
+      for (Extra& x : extras_from_bytes(plan.analysis, f->state_extra, f->state.segments.size()))
+        res.state.extras.push_back(std::move(x));
+    } catch (const InputError& e) {
+      throw OutputError(quoted(f->path) + ": " + e.what());
+    }
     wall += f->info.wall_seconds;
     if (f->info.device != ref.info.device) device = "several (merged from shards)";
   }
   res.tally = fold_segments(res.state.segments);
+  fill_analysis(cfg, plan, res);
 
   RunInfo& info = res.info;
   info = ref.info;
   info.kind = kKindResult;
   info.shard_index = 0;
   info.shard_count = 1;
-  Config cfg = parse_config_text(ref.info.config_yaml, quoted(ref.path) + " attribute 'config'");
   cfg.output_path = output_path;
   info.config_yaml = effective_yaml(cfg);
   info.config_hash = config_identity_hash(cfg);

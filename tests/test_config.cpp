@@ -683,6 +683,17 @@ TEST(EffectiveYaml, RoundTripsAwkwardValues) {
   expect_round_trip(cfg);
 }
 
+TEST(EffectiveYaml, RoundTripsSensitivity) {
+  const Config cfg = parse_config_text(
+      text_of(kBase) + "sensitivity: {outputs: [pi12, upgrade_gain_positive, a], base_draws: 1e3}\n",
+      "x");
+  expect_round_trip(cfg);
+  const Config again = parse_config_text(effective_yaml(cfg), "effective");
+  EXPECT_TRUE(again.sensitivity.enabled);
+  EXPECT_EQ(again.sensitivity.outputs, cfg.sensitivity.outputs);
+  EXPECT_EQ(again.sensitivity.base_draws, 1000u);
+}
+
 TEST(EffectiveYaml, RoundTripsEveryBundledConfig) {
   const auto files = bundled_configs();
   ASSERT_GE(files.size(), 3u);
@@ -690,6 +701,39 @@ TEST(EffectiveYaml, RoundTripsEveryBundledConfig) {
     SCOPED_TRACE(f.string());
     expect_round_trip(load_config(f.string()));
   }
+}
+
+// Upgrade paths (docs/paths.md): every value and the defaulted theta_failure
+// read back the same; names that YAML would read as null or a boolean stay names.
+TEST(EffectiveYaml, RoundTripsPaths) {
+  Config cfg = parse_config_text(
+      text_of(kBase) +
+          "paths:\n"
+          "  - {name: 'null', cost: -0.5, p_success: {dist: beta, alpha: 8, beta: 2},\n"
+          "     theta_success: {dist: triangular, low: 0.2, mode: 0.3, high: 0.45}}\n"
+          "  - {name: 'true', cost: {dist: normal, mean: 1, sd: 0.25}, p_success: 1,\n"
+          "     theta_success: 1, theta_failure: {dist: uniform, low: 0, high: 0.1}}\n",
+      "x");
+  cfg.paths[0].cost = Dist{DistKind::lognormal, 1.0 / 3.0, 1e-300, 0, 0};
+  cfg.paths[1].p_success = Dist{DistKind::truncnormal, -0.0, 5e-324, 0.125, 0.875};
+  expect_round_trip(cfg);
+  const Config back = parse_config_text(effective_yaml(cfg), "effective");
+  ASSERT_EQ(back.paths.size(), 2u);
+  for (std::size_t k = 0; k < 2; ++k) {
+    const PathConfig &x = cfg.paths[k], &y = back.paths[k];
+    EXPECT_EQ(x.name, y.name);
+    for (const auto& [dx, dy] : {std::pair{x.cost, y.cost}, std::pair{x.p_success, y.p_success},
+                                 std::pair{x.theta_success, y.theta_success},
+                                 std::pair{x.theta_failure, y.theta_failure}}) {
+      EXPECT_EQ(dx.kind, dy.kind) << "path " << k;
+      EXPECT_TRUE(same_double(dx.p0, dy.p0) && same_double(dx.p1, dy.p1) &&
+                  same_double(dx.p2, dy.p2) && same_double(dx.p3, dy.p3))
+          << "path " << k;
+    }
+  }
+  EXPECT_EQ(back.paths[0].name, "null");
+  EXPECT_EQ(back.paths[0].theta_failure.kind, DistKind::fixed);  // the default, spelt out
+  EXPECT_EQ(back.paths[0].theta_failure.p0, 0.0);
 }
 
 // ---- bundled configs and docs ------------------------------------------------------------
@@ -781,6 +825,69 @@ TEST(Config, ToStringGivesTheYamlSpellings) {
   for (std::uint32_t k = 0; k < 7; ++k) {
     EXPECT_STREQ(to_string(static_cast<DistKind>(k)), names[k]);
   }
+}
+
+// ---- output.draws (issue 3) ---------------------------------------------------------------
+
+TEST(DrawsOutput, ReadsEachFormAndRoundTrips) {
+  const std::string base = text_of(kBase);
+  Config c = parse_config_text(base, "x.yaml", {{"output.draws", "all"}});
+  EXPECT_EQ(c.draws_output.select, DrawSelect::all);
+  EXPECT_FALSE(c.draws_output.compress);
+  // The documented default list, in this order.
+  const std::vector<int> defaults = {F_a,    F_b,       F_c,       F_A1,           F_A2,
+                                     F_A2p,  F_pi11,    F_pi12,    F_pi22,         F_pi12_up,
+                                     F_pi22_up, F_upgrade_gain, F_A2_crit};
+  EXPECT_EQ(c.draws_output.fields, defaults);
+  expect_round_trip(c);
+  EXPECT_HAS(effective_yaml(c),
+             "output:\n  path: \"out.h5\"\n  draws: all\n  fields: [a, b, c, A1, A2, A2p, pi11, "
+             "pi12, pi22, pi12_up, pi22_up, upgrade_gain, A2_crit]\n  compression: none\n");
+
+  c = parse_config_text(base, "x.yaml",
+                        {{"output.draws", "{first: 1000}"}, {"output.fields", "[A2_crit, q22]"},
+                         {"output.compression", "deflate"}});
+  EXPECT_EQ(c.draws_output.select, DrawSelect::first);
+  EXPECT_EQ(c.draws_output.n, 1000u);
+  EXPECT_EQ(c.draws_output.fields, (std::vector<int>{F_A2_crit, F_q22}));
+  EXPECT_TRUE(c.draws_output.compress);
+  expect_round_trip(c);
+
+  c = parse_config_text(base, "x.yaml", {{"output.draws", "{every: 18446744073709551615}"}});
+  EXPECT_EQ(c.draws_output.select, DrawSelect::every);
+  EXPECT_EQ(c.draws_output.n, UINT64_MAX);
+  expect_round_trip(c);
+
+  // Off: no keys in the effective YAML (plain configs keep their text).
+  c = parse_config_text(base, "x.yaml");
+  EXPECT_EQ(c.draws_output.select, DrawSelect::none);
+  EXPECT_EQ(effective_yaml(c).find("draws: all"), std::string::npos);
+  EXPECT_EQ(effective_yaml(c).find("fields"), std::string::npos);
+}
+
+TEST(DrawsOutput, RejectsBadValuesNamingTheKey) {
+  const std::string base = text_of(kBase);
+  EXPECT_HAS(error_of(base, {{"output.draws", "some"}}),
+             "--set output.draws: expected all, {first: N} or {every: K}, got 'some'");
+  EXPECT_HAS(error_of(base, {{"output.draws", "{first: 0}"}}),
+             "output.draws.first: must be an integer >= 1 (got 0)");
+  EXPECT_HAS(error_of(base, {{"output.draws", "{every: 1.5}"}}), "must be a whole number");
+  EXPECT_HAS(error_of(base, {{"output.draws", "{first: 2, every: 3}"}}),
+             "give exactly one of 'first' and 'every'");
+  EXPECT_HAS(error_of(base, {{"output.draws", "{frist: 2}"}}), "unknown key 'frist'");
+  EXPECT_HAS(error_of(base, {{"output.draws", "[1]"}}), "expected all, {first: N} or {every: K}");
+  EXPECT_HAS(error_of(base, {{"output.draws", "all"}, {"output.fields", "[a, pi13]"}}),
+             "output.fields[1]: unknown field 'pi13'");
+  EXPECT_HAS(error_of(base, {{"output.draws", "all"}, {"output.fields", "[a, a]"}}),
+             "field 'a' is listed twice");
+  EXPECT_HAS(error_of(base, {{"output.draws", "all"}, {"output.fields", "[]"}}),
+             "expected a non-empty list of field names");
+  EXPECT_HAS(error_of(base, {{"output.draws", "all"}, {"output.compression", "gzip"}}),
+             "must be one of none, deflate");
+  // fields or compression without draws
+  EXPECT_HAS(error_of(base, {{"output.fields", "[a]"}}), "--set output.fields: needs 'output.draws'");
+  EXPECT_HAS(error_of(base + "  compression: deflate\n"),
+             "x.yaml:12:16: output.compression: needs 'output.draws'");
 }
 
 }  // namespace

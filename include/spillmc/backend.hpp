@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "spillmc/analysis.hpp"
 #include "spillmc/draw.hpp"
 #include "spillmc/tally.hpp"
 
@@ -22,6 +23,14 @@ class Backend {
   virtual void compute_blocks(const DrawSpec& spec, std::uint64_t total_draws,
                               std::uint64_t first_block, std::uint64_t nblocks,
                               Tally* partials) = 0;
+  // Global blocks [first_block, first_block + nblocks) of a plan (analysis.hpp:
+  // block g belongs to cell g / blocks_per_cell). extras[j] / batches[j]
+  // receive the block's analyses and selected draws; both are null when the
+  // plan has none. The default runs compute_blocks per run of blocks of one
+  // cell and refuses analyses; the CPU backend overrides it.
+  virtual void compute_plan_blocks(const RunPlan& plan, std::uint64_t first_block,
+                                   std::uint64_t nblocks, Tally* partials, Extra* extras,
+                                   DrawBatch* batches);
   // How many blocks one compute_blocks call should take (throughput vs. progress granularity).
   virtual std::uint64_t preferred_chunk_blocks() const = 0;
 };

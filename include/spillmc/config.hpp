@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "spillmc/draw.hpp"
+#include "spillmc/paths.hpp"
 
 namespace spillmc {
 
@@ -30,10 +31,14 @@ struct SweepConfig {
 };
 
 // histograms: per-field histograms and the quantiles read from them (issue 3).
+constexpr std::uint64_t kMaxSweepCells = 1ull << 24;
+constexpr std::uint64_t kMaxHistogramBins = 1ull << 20;
+
 struct HistogramConfig {
   bool enabled = true;
+  bool explicitly_set = false;  // the config has a histograms: key
   int bins = 1000;
-  std::vector<int> fields;  // Field indices; filled with the defaults when not given
+  std::vector<int> fields;  // Field indices; the outputs (not the parameters) when not given
   // Explicit ranges (field, lo, hi); the other fields get a pilot range.
   std::vector<std::pair<int, std::pair<double, double>>> ranges;
 };
@@ -53,10 +58,13 @@ struct Condition {
   bool negated = false;  // "not_<event>"
 };
 
-// correlation: Gaussian copula over sampled slots (issue 4). Filled by read_correlation.
+// correlation: Gaussian copula over sampled slots (issue 4, docs/config.md
+// "Correlated inputs"). Filled by read_correlation and check_correlation.
 struct CorrelationConfig {
-  bool enabled = false;
-  double r[kNumSlots][kNumSlots] = {};  // over DrawSpec slots; identity where unset
+  bool enabled = false;  // some pair has r != 0
+  // When enabled: the correlation matrix over DrawSpec slots (unit diagonal,
+  // zero rows for unlisted slots), positive definite. All zero otherwise.
+  double r[kNumSlots][kNumSlots] = {};
 };
 
 // sensitivity: Sobol indices (issue 4). Filled by read_sensitivity.
@@ -66,9 +74,10 @@ struct SensitivityConfig {
   std::uint64_t base_draws = 0;
 };
 
-// paths: the OEM's upgrade routes (issue 4). Filled by read_paths.
+// paths: the OEM's upgrade routes (issue 4, docs/paths.md). Filled by read_paths.
 struct PathConfig {
-  std::string name;
+  std::string name;  // unique, [A-Za-z_][A-Za-z0-9_]*
+  // theta_failure defaults to fixed 0: no upgrade when the path fails.
   Dist cost, p_success, theta_success, theta_failure;
 };
 
@@ -125,6 +134,9 @@ Override parse_override(const std::string& arg);
 // `validate` prints and what the output file stores. Parsing it gives back an
 // equal Config.
 std::string effective_yaml(const Config& cfg);
+
+// The paths of cfg as kernels take them, distributions prepared (at most kMaxPaths).
+PathsSpec paths_spec(const Config& cfg);
 
 const char* to_string(ModelMode m);
 const char* to_string(BackendChoice b);

@@ -24,9 +24,10 @@ bool batch_isa_supported(BatchIsa isa);
 // The variant `best` resolves to on this CPU, for messages.
 const char* batch_isa_name(BatchIsa isa);
 
-// The partial of block k, as accumulate_block computes it.
+// The partial of block k, as accumulate_block computes it. `visitor` (may be
+// null) sees every draw in draw order, with evaluate_draw's bits.
 Tally accumulate_block_batched(const DrawSpec& spec, std::uint64_t total_draws, std::uint64_t k,
-                               BatchIsa isa = BatchIsa::best);
+                               BatchIsa isa = BatchIsa::best, DrawVisitor* visitor = nullptr);
 
 // Draws [first, first + n) one by one, for tests: reason[i] is what
 // evaluate_draw returns; out[i] holds the parameters and (even for invalid

@@ -106,6 +106,15 @@ SPILLMC_HD_INLINE double normal_cdf(double x) {
   return 0.5 * std::erfc(-x * 0.70710678118654752440);
 }
 
+// Phi(x) for a Gaussian copula, kept strictly inside (0, 1) so that inverse
+// CDFs stay finite: erfc keeps relative precision in the lower tail (down to
+// 2^-1022, past which it is clamped); the upper tail rounds to the largest
+// double below 1, 1 - 2^-53, as the primary uniforms do (rng.hpp).
+SPILLMC_HD_INLINE double normal_cdf_open(double x) {
+  const double p = normal_cdf(x);
+  return p < 0x1.0p-1022 ? 0x1.0p-1022 : (p > 0x1.fffffffffffffp-1 ? 0x1.fffffffffffffp-1 : p);
+}
+
 // Truncated normal by inversion. The interval, in standard units, is
 // reflected into the lower tail when it lies above 0, where Phi keeps relative
 // accuracy far from the mean.

@@ -76,6 +76,17 @@ SPILLMC_HD_INLINE double a2_critical(double d, double A1) {
   return (kSqrt2Minus1 * d + kSqrt2Plus1 * A1) / 2.0;
 }
 
+// Stage 2 with the leader at A2 and the follower at level A: A1 before its
+// upgrade, A2p after. Shared by evaluate_model and paths.hpp's upgrade gains,
+// so a path's gain at a given A2p is the same function of the draw.
+SPILLMC_HD_INLINE Stackelberg stage2_game(const Params& p, ModelMode mode, double A) {
+  const double d = p.a - p.c;
+  const double m1 = d + p.A2;
+  const double m2 = d + A;
+  return mode == ModelMode::paper ? stackelberg_paper(m1, m2, p.b)
+                                  : stackelberg_constrained(m1, m2, p.b);
+}
+
 SPILLMC_HD_INLINE void evaluate_model(const Params& p, ModelMode mode, Outcome& o) {
   const double d = p.a - p.c;
   const double b = p.b;
@@ -95,10 +106,8 @@ SPILLMC_HD_INLINE void evaluate_model(const Params& p, ModelMode mode, Outcome& 
   o.v[F_pi11] = paper ? m11 * m11 / (4.0 * b) : b * q11 * q11;
 
   // Stage 2: leader at A2, follower at A1; upgrade: follower at A2p.
-  const double m1 = d + p.A2;
-  const Stackelberg s = paper ? stackelberg_paper(m1, m11, b) : stackelberg_constrained(m1, m11, b);
-  const double m2u = d + p.A2p;
-  const Stackelberg u = paper ? stackelberg_paper(m1, m2u, b) : stackelberg_constrained(m1, m2u, b);
+  const Stackelberg s = stage2_game(p, mode, p.A1);
+  const Stackelberg u = stage2_game(p, mode, p.A2p);
 
   const double Q = s.q1 + s.q2;
   o.v[F_q12] = s.q1;

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "spillmc/analysis.hpp"
+#include "spillmc/sobol.hpp"
 #include "spillmc/tally.hpp"
 
 namespace spillmc {
@@ -40,6 +42,7 @@ struct SegmentState {
   std::uint64_t segment_first = 0;
   std::uint64_t segment_count_total = 0;
   std::vector<Tally> segments;
+  std::vector<Extra> extras;  // parallel to segments when the run has analyses
 };
 
 // What a checkpoint adds to the completed segments of its /state: the left
@@ -47,15 +50,34 @@ struct SegmentState {
 // compute (/checkpoint, docs/output.md). Only in files of kind "checkpoint".
 struct CheckpointPart {
   Tally current;
+  Extra current_extra;
   std::uint64_t next_block = 0;
+};
+
+// Issues 3 and 4: what the run computed beyond the main tally, folded.
+struct AnalysisOutput {
+  AnalysisSpec spec;                    // histograms, conditions, paths, per-draw output
+  std::vector<std::string> path_names;  // one per path of spec.paths
+  SweepConfig sweep;                    // axes empty: not a sweep
+  Extra extra;                          // a plain run's analyses
+  std::vector<Tally> cells;             // a sweep's per-cell totals (cell order)
+  std::vector<Extra> cell_extras;       // a sweep's per-cell analyses
+  bool has_sensitivity = false;
+  SensitivityResult sensitivity;
 };
 
 struct Result {
   RunInfo info;
-  Tally tally;  // fold_segments(state.segments) for files the program writes
+  Tally tally;  // fold_segments(state.segments) for files the program writes (sweeps: all cells)
   SegmentState state = {};
   CheckpointPart checkpoint = {};  // written only when info.kind is kKindCheckpoint
+  AnalysisOutput analysis = {};
 };
+
+// Fills result.analysis from the config, the plan and result.state (its
+// segments and extras, from state.segment_first on): what the file reports
+// beyond the main tally.
+void fill_analysis(const Config& cfg, const RunPlan& plan, Result& result);
 
 // The current time as UTC ISO 8601 (2026-11-22T14:03:05Z), for RunInfo::created.
 std::string utc_now_iso8601();
@@ -97,7 +119,16 @@ struct ResultFile {
   // the checksum recomputed from its data.
   CheckpointPart checkpoint;
   std::string checkpoint_checksum, checkpoint_checksum_data;
+  // /state/extra and /checkpoint/extra as stored (rows of Extra::to_bytes;
+  // extras_from_bytes turns them back with the analysis spec of the config).
+  std::vector<unsigned char> state_extra, checkpoint_extra;
+  std::size_t state_extra_row = 0;
 };
+
+// Rows of Extra::to_bytes back into Extras laid out for `spec`. InputError when
+// the row size does not match what the spec gives (a file of another config).
+std::vector<Extra> extras_from_bytes(const AnalysisSpec& spec, const std::vector<unsigned char>& bytes,
+                                     std::size_t rows);
 ResultFile read_result(const std::string& path);
 
 // Human-readable table and JSON renderings of a result file (spillmc inspect).

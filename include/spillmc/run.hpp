@@ -32,9 +32,15 @@ std::uint64_t segment_draws(std::uint64_t draws, std::uint64_t j,
 // a checkpoint stores; run_segments continues from it bit-identically.
 struct SegmentProgress {
   std::vector<Tally> segments;
+  std::vector<Extra> extras;  // parallel to segments when the plan has analyses
   Tally current;
+  Extra current_extra;
   std::uint64_t next_block = 0;
 };
+
+// Receives the selected draws of each block (output.draws), in global block
+// order, on the driver's thread: `cell` is the sweep cell (0 for a plain run).
+using DrawsFn = std::function<void(std::uint64_t cell, const DrawBatch&)>;
 
 // Called after each chunk (after the progress callback) with the state so far.
 using ChunkFn = std::function<void(const SegmentProgress&)>;
@@ -54,6 +60,33 @@ std::vector<Tally> run_segments(Backend& backend, const DrawSpec& spec, std::uin
                                 std::uint64_t segment_blocks = kSegmentBlocks,
                                 const SegmentProgress* resume = nullptr,
                                 const ChunkFn& after_chunk = {});
+
+// run_segments for a whole plan (sweep cells, analyses): global segments
+// [first_segment, end_segment) of plan.total_segments(). Returns the segment
+// totals (and their Extras) in order, next_block at the range's end.
+SegmentProgress run_plan_segments(Backend& backend, const RunPlan& plan,
+                                  std::uint64_t first_segment, std::uint64_t end_segment,
+                                  const ProgressFn& progress = {},
+                                  const std::atomic<bool>* cancel = nullptr,
+                                  std::uint64_t chunk_blocks = 0,
+                                  std::uint64_t segment_blocks = kSegmentBlocks,
+                                  const SegmentProgress* resume = nullptr,
+                                  const ChunkFn& after_chunk = {}, const DrawsFn& draws = {});
+
+// Per-cell totals of a plan's segments (segments[j] is global segment
+// first_segment + j): cell c folds segments [c spc, (c + 1) spc) in order, spc =
+// plan.segments_per_cell(), exactly as fold_segments does for one cell.
+void fold_cells(const RunPlan& plan, const std::vector<Tally>& segments,
+                const std::vector<Extra>& extras, std::uint64_t first_segment,
+                std::vector<Tally>& cells, std::vector<Extra>& cell_extras);
+
+// Draws in global segment j of a plan, and the global block it starts at.
+std::uint64_t plan_segment_draws(const RunPlan& plan, std::uint64_t j);
+std::uint64_t plan_first_block(const RunPlan& plan, std::uint64_t j);
+
+std::string check_plan_progress(const SegmentProgress& p, const RunPlan& plan,
+                                std::uint64_t first_segment, std::uint64_t end_segment,
+                                std::uint64_t segment_blocks = kSegmentBlocks);
 
 // Empty when `p` is a state that run_segments over [first_segment,
 // end_segment) can reach (segment count, next block and the partial's draws

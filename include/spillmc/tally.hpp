@@ -160,11 +160,19 @@ SPILLMC_HD_INLINE void tally_draw(int reason, const Outcome& o, Tally& t, Shifte
   ++t.regime_up[o.regime_up];
 }
 
+// Sees every draw of a block in draw order (analyses beyond the main tally,
+// analysis.hpp). Host code only.
+struct DrawVisitor {
+  virtual ~DrawVisitor() = default;
+  virtual void visit(std::uint64_t index, int reason, const Outcome& o) = 0;
+};
+
 // The partial of one block, sequentially: the CPU backend's unit of work and
 // the reference the GPU kernel is tested against. Accumulators are kept as
 // arrays over fields so that the loop over the always-defined fields has no
 // branch and vectorizes; A2_crit, the one conditional field, comes last.
-inline Tally accumulate_block(const DrawSpec& spec, std::uint64_t total_draws, std::uint64_t k) {
+inline Tally accumulate_block(const DrawSpec& spec, std::uint64_t total_draws, std::uint64_t k,
+                              DrawVisitor* visitor = nullptr) {
   const std::uint64_t first = k * kBlockDraws;
   const std::uint64_t len = block_length(total_draws, k);
   double shift[kNumFields];
@@ -177,6 +185,7 @@ inline Tally accumulate_block(const DrawSpec& spec, std::uint64_t total_draws, s
   for (std::uint64_t i = 0; i < len; ++i) {
     Outcome o;
     const int reason = evaluate_draw(spec, first + i, o);
+    if (visitor) visitor->visit(first + i, reason, o);
     if (reason >= 0) {
       ++t.invalid[reason];
       continue;

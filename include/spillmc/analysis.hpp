@@ -1,0 +1,107 @@
+// What a run computes beyond the main tally (issues 3 and 4): sweep cells,
+// histograms (for quantiles), conditional tallies, upgrade paths and per-draw
+// output. One RunPlan describes a whole run; every block of every cell yields
+// a Tally and, when the plan asks for more, an Extra. Both are folded in the
+// same fixed order (blocks within a segment, then segments), so everything
+// stays bit-reproducible across threads, ranks, shards and checkpoints.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "spillmc/config.hpp"
+#include "spillmc/draw.hpp"
+#include "spillmc/draw_batch.hpp"
+#include "spillmc/histogram.hpp"
+#include "spillmc/paths.hpp"
+#include "spillmc/tally.hpp"
+
+namespace spillmc {
+
+// The analyses every block performs; fixed for the run.
+struct AnalysisSpec {
+  std::vector<int> hist_fields;      // Field indices
+  std::vector<HistAxis> hist_axes;   // one per hist field
+  std::vector<bool> hist_from_pilot;  // range source per hist field
+  std::vector<Condition> conditions;
+  PathsSpec paths{};  // paths.n == 0: none
+  DrawsOutputConfig draws;
+
+  bool has_extra() const { return !hist_fields.empty() || !conditions.empty() || paths.n > 0; }
+  bool has_draws() const { return draws.select != DrawSelect::none; }
+  std::size_t hist_size() const;  // total counters over fields (bins + 2 each)
+};
+
+// Mergeable state of the analyses for any number of blocks.
+struct Extra {
+  std::vector<std::uint64_t> hist;       // per hist field: underflow, bins..., overflow
+  std::vector<Tally> cond;               // one per condition
+  std::vector<Moments> path_gain;        // one per path: expected net gain
+  std::vector<std::uint64_t> path_best;  // per path: best and pays; [n]: no path pays
+
+  void init(const AnalysisSpec& a);
+  bool empty() const { return hist.empty() && cond.empty() && path_gain.empty(); }
+  // `o` is the later block or segment: fixed order, as Tally::merge.
+  void merge(const Extra& o);
+  // Flat bytes (exact) for MPI and checkpoints; the layout follows the spec.
+  std::size_t byte_size() const;
+  void to_bytes(unsigned char* out) const;
+  void from_bytes(const unsigned char* in);
+};
+
+// A whole run: one DrawSpec per sweep cell (one for a plain run), `draws`
+// draws per cell. Global block g is block g % blocks_per_cell() of cell
+// g / blocks_per_cell(); segments never span two cells.
+struct RunPlan {
+  std::vector<DrawSpec> cells;
+  std::uint64_t draws = 0;
+  AnalysisSpec analysis;
+
+  std::uint64_t blocks_per_cell() const;
+  std::uint64_t segments_per_cell() const;
+  std::uint64_t total_blocks() const { return blocks_per_cell() * cells.size(); }
+  std::uint64_t total_segments() const { return segments_per_cell() * cells.size(); }
+  std::uint64_t total_draws() const { return draws * cells.size(); }
+};
+
+// A plain run of one spec, no analyses (tests, benchmarks).
+RunPlan plain_plan(const DrawSpec& spec, std::uint64_t draws);
+
+// The plan of a config: sweep cells (cell k: the axis parameters fixed at the
+// cell's coordinates, stream k), histogram ranges (explicit or from a pilot
+// of the first block of cell 0, evaluated on the host so every process agrees),
+// conditions, paths, per-draw output.
+RunPlan make_run_plan(const Config& cfg);
+
+// Refuses combinations this version does not support, with an InputError
+// that says what to do instead (per-draw output with shards, MPI ranks or
+// checkpoints; sensitivity with shards or correlated inputs).
+void check_run_options(const Config& cfg, const RunPlan& plan, bool sharded, int ranks);
+
+// The coordinates of sweep cell k (row-major over the axes, last axis fastest).
+std::vector<std::size_t> cell_coords(const SweepConfig& s, std::uint64_t k);
+
+// Names: "leader_gains" or "not_leader_gains".
+std::string condition_name(const Condition& c);
+
+// Accumulates the analyses of one block's draws, in draw order (a DrawVisitor
+// for the CPU paths); `batch` (may be null) collects the selected draws.
+class BlockAnalysis final : public DrawVisitor {
+ public:
+  BlockAnalysis(const AnalysisSpec& a, const DrawSpec& spec, DrawBatch* batch);
+  void visit(std::uint64_t index, int reason, const Outcome& o) override;
+  // The block's Extra (moments from the shifted sums).
+  void finish(Extra& out) const;
+
+ private:
+  const AnalysisSpec& a_;
+  const DrawSpec& spec_;
+  DrawBatch* batch_;
+  Extra x_;
+  std::vector<ShiftedSums> cond_sums_;  // [condition][field]
+  std::vector<ShiftedSums> path_sums_;
+  std::vector<std::size_t> hist_offset_;
+};
+
+}  // namespace spillmc
