@@ -10,7 +10,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libopenmpi-dev openmpi-bin
   hdf5-tools clang-format
-  python3-numpy python3-h5py python3-matplotlib python3-yaml time
+  python3-numpy python3-h5py python3-matplotlib python3-yaml python3-xarray python3-h5netcdf time
 )
 
 missing=()

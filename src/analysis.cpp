@@ -65,8 +65,12 @@ void Extra::from_bytes(const unsigned char* in) {
   get(in, hist), get(in, cond), get(in, path_gain), get(in, path_best);
 }
 
-std::uint64_t RunPlan::blocks_per_cell() const { return block_count(draws); }
-std::uint64_t RunPlan::segments_per_cell() const { return segment_count(draws); }
+std::uint64_t RunPlan::blocks_per_cell() const {
+  return block_count(draws);
+}
+std::uint64_t RunPlan::segments_per_cell() const {
+  return segment_count(draws);
+}
 
 RunPlan plain_plan(const DrawSpec& spec, std::uint64_t draws) {
   RunPlan p;
@@ -127,9 +131,8 @@ void plan_histograms(const Config& cfg, const DrawSpec& first_cell, AnalysisSpec
     need_pilot |= !given;
   }
   if (need_pilot) {
-    const std::uint64_t n = std::min<std::uint64_t>(cfg.sweep.axes.empty() ? cfg.draws
-                                                                           : cfg.sweep.draws_per_cell,
-                                                    kBlockDraws);
+    const std::uint64_t n = std::min<std::uint64_t>(
+        cfg.sweep.axes.empty() ? cfg.draws : cfg.sweep.draws_per_cell, kBlockDraws);
     for (auto& v : pilot) v.reserve(static_cast<std::size_t>(n));
     for (std::uint64_t i = 0; i < n; ++i) {
       Outcome o;
@@ -186,28 +189,32 @@ RunPlan make_run_plan(const Config& cfg) {
 void check_run_options(const Config& cfg, const RunPlan& plan, bool sharded, int ranks) {
   if (!cfg.sweep.axes.empty()) {
     if (sharded)
-      throw InputError("sweep: --shard is not available for sweeps in this version (split the "
-                       "axes into several configs instead)");
+      throw InputError(
+          "sweep: --shard is not available for sweeps in this version (split the "
+          "axes into several configs instead)");
     if (cfg.checkpoint_every > 0)
       throw InputError("sweep: checkpoints are not available for sweeps in this version");
   }
   if (plan.analysis.has_draws()) {
     if (sharded)
-      throw InputError("output.draws: per-draw output is not available with --shard in this "
-                       "version (run without shards, or drop output.draws)");
+      throw InputError(
+          "output.draws: per-draw output is not available with --shard in this "
+          "version (run without shards, or drop output.draws)");
     if (ranks > 1)
-      throw InputError("output.draws: per-draw output is not available under MPI in this version "
-                       "(run one process, or drop output.draws)");
+      throw InputError(
+          "output.draws: per-draw output is not available under MPI in this version "
+          "(run one process, or drop output.draws)");
     if (cfg.checkpoint_every > 0)
-      throw InputError("output.draws: per-draw output cannot be checkpointed in this version "
-                       "(drop checkpoint or output.draws)");
+      throw InputError(
+          "output.draws: per-draw output cannot be checkpointed in this version "
+          "(drop checkpoint or output.draws)");
   }
   if (cfg.sensitivity.enabled) {
-    if (sharded)
-      throw InputError("sensitivity: not available with --shard (run it in one job)");
+    if (sharded) throw InputError("sensitivity: not available with --shard (run it in one job)");
     if (cfg.correlation.enabled)
-      throw InputError("sensitivity: Sobol indices assume independent inputs; remove "
-                       "'correlation' to compute them");
+      throw InputError(
+          "sensitivity: Sobol indices assume independent inputs; remove "
+          "'correlation' to compute them");
     if (!cfg.sweep.axes.empty())
       throw InputError("sensitivity: not computed per sweep cell; run it without 'sweep'");
   }
@@ -298,7 +305,8 @@ void BlockAnalysis::visit(std::uint64_t index, int reason, const Outcome& o) {
     path_gains(a_.paths, spec_.seed, spec_.stream, index, p, spec_.mode, g);
     for (int i = 0; i < a_.paths.n; ++i) add_shifted(path_sums_[static_cast<std::size_t>(i)], g[i]);
     const int best = best_path(g, a_.paths.n);
-    ++x_.path_best[best < 0 ? static_cast<std::size_t>(a_.paths.n) : static_cast<std::size_t>(best)];
+    ++x_.path_best[best < 0 ? static_cast<std::size_t>(a_.paths.n)
+                            : static_cast<std::size_t>(best)];
   }
 }
 
@@ -316,8 +324,9 @@ void Backend::compute_plan_blocks(const RunPlan& plan, std::uint64_t first_block
                                   std::uint64_t nblocks, Tally* partials, Extra* extras,
                                   DrawBatch* batches) {
   if (extras || batches) {
-    throw InputError("histograms, conditions, paths and per-draw output run on the cpu backend "
-                     "only in this version (backend: cpu, or histograms: false)");
+    throw InputError(
+        "histograms, conditions, paths and per-draw output run on the cpu backend "
+        "only in this version (backend: cpu, or histograms: false)");
   }
   const std::uint64_t bpc = plan.blocks_per_cell();
   std::uint64_t j = 0;

@@ -270,10 +270,10 @@ IntStatus parse_integer(const std::string& text, Integer& out) {
 
 // ---- the key vocabulary ----------------------------------------------------------
 
-const std::vector<std::string> kTopKeys = {
-    "draws",  "seed",       "model",      "backend",     "threads",     "parameters", "output",
-    "checkpoint", "stream", "sweep",      "histograms",  "conditions",  "correlation",
-    "sensitivity", "paths"};
+const std::vector<std::string> kTopKeys = {"draws",       "seed",        "model",      "backend",
+                                           "threads",     "parameters",  "output",     "checkpoint",
+                                           "stream",      "sweep",       "histograms", "conditions",
+                                           "correlation", "sensitivity", "paths"};
 const std::vector<std::string> kParamKeys = {"a", "b", "c", "A1", "A2", "A2_gap", "A2p", "theta"};
 const std::vector<std::string> kOutputKeys = {"path", "draws", "fields", "compression"};
 const std::vector<std::string> kCheckpointKeys = {"every", "path"};
@@ -951,8 +951,8 @@ Config Reader::read(const YAML::Node& root) {
     } else if (key == "checkpoint") {
       read_checkpoint(item, cfg);
     } else if (key == "stream") {
-      cfg.stream = static_cast<std::uint32_t>(
-          integer(item, 0, UINT32_MAX, "an integer in [0, 2^32-1]"));
+      cfg.stream =
+          static_cast<std::uint32_t>(integer(item, 0, UINT32_MAX, "an integer in [0, 2^32-1]"));
     } else if (key == "sweep") {
       read_sweep(item, cfg);
     } else if (key == "histograms") {
@@ -1407,8 +1407,9 @@ void Reader::read_sensitivity(const Item& it, Config& cfg) {
         }
         const std::string& name = e.node.Scalar();
         if (name == "A2_crit") {
-          fail(e, "A2_crit cannot be a sensitivity output: it is undefined in draws with "
-                  "d + A1 <= 0, and Sobol indices need the output in every draw");
+          fail(e,
+               "A2_crit cannot be a sensitivity output: it is undefined in draws with "
+               "d + A1 <= 0, and Sobol indices need the output in every draw");
         }
         if (std::find(known.begin(), known.end(), name) == known.end()) {
           std::string hint = suggestion(name, known);
@@ -1640,8 +1641,8 @@ void Reader::read_sweep(const Item& it, Config& cfg) {
 SweepAxis Reader::read_axis(const Item& ax) {
   require_value(ax);
   if (!ax.node.IsMap())
-    fail(ax, fmt::format("expected {{param: NAME, linspace: [lo, hi, n]}}, got {}",
-                         describe(ax.node)));
+    fail(ax,
+         fmt::format("expected {{param: NAME, linspace: [lo, hi, n]}}, got {}", describe(ax.node)));
   SweepAxis a;
   bool have_param = false;
   for (auto kv = ax.node.begin(); kv != ax.node.end(); ++kv) {
@@ -1651,8 +1652,10 @@ SweepAxis Reader::read_axis(const Item& ax) {
       a.name = choice(item, kParamKeys);
       have_param = true;
     } else if (key == "linspace" || key == "logspace") {
-      if (!a.spacing.empty()) fail(item, fmt::format("give one of linspace, logspace, values ({} "
-                                                     "already given)", a.spacing));
+      if (!a.spacing.empty())
+        fail(item, fmt::format("give one of linspace, logspace, values ({} "
+                               "already given)",
+                               a.spacing));
       a.spacing = key;
       if (!item.node.IsSequence() || item.node.size() != 3)
         fail(item, fmt::format("expected [lo, hi, n], got {}", describe(item.node)));
@@ -1673,14 +1676,17 @@ SweepAxis Reader::read_axis(const Item& ax) {
         a.values.push_back(v);
       }
     } else if (key == "values") {
-      if (!a.spacing.empty()) fail(item, fmt::format("give one of linspace, logspace, values ({} "
-                                                     "already given)", a.spacing));
+      if (!a.spacing.empty())
+        fail(item, fmt::format("give one of linspace, logspace, values ({} "
+                               "already given)",
+                               a.spacing));
       a.spacing = key;
       if (!item.node.IsSequence() || item.node.size() == 0)
-        fail(item, fmt::format("expected a non-empty list of numbers, got {}", describe(item.node)));
+        fail(item,
+             fmt::format("expected a non-empty list of numbers, got {}", describe(item.node)));
       for (std::size_t i = 0; i < item.node.size(); ++i)
-        a.values.push_back(number(Item{item.node[i], fmt::format("{}[{}]", item.path, i),
-                                       item.node[i].Mark()}));
+        a.values.push_back(
+            number(Item{item.node[i], fmt::format("{}[{}]", item.path, i), item.node[i].Mark()}));
     } else {
       std::string hint = suggestion(key, {"param", "linspace", "logspace", "values"});
       if (hint.empty()) hint = " (an axis takes: param, and one of linspace, logspace, values)";
@@ -1725,15 +1731,14 @@ void Reader::read_histograms(const Item& it, Config& cfg) {
       for (auto r = item.node.begin(); r != item.node.end(); ++r) {
         const Item ri = child(item, r->first, r->second);
         const auto f = std::find(fields.begin(), fields.end(), r->first.Scalar());
-        if (f == fields.end())
-          unknown_key(item, r->first, suggestion(r->first.Scalar(), fields));
+        if (f == fields.end()) unknown_key(item, r->first, suggestion(r->first.Scalar(), fields));
         if (!ri.node.IsSequence() || ri.node.size() != 2)
           fail(ri, fmt::format("expected [lo, hi], got {}", describe(ri.node)));
         const double lo = number(Item{ri.node[0], ri.path + "[0]", ri.node[0].Mark()});
         const double hi = number(Item{ri.node[1], ri.path + "[1]", ri.node[1].Mark()});
         if (!(lo < hi) || !std::isfinite(hi - lo))
-          fail(ri, fmt::format("needs lo < hi with a finite width (got [{}, {}])", format_number(lo),
-                               format_number(hi)));
+          fail(ri, fmt::format("needs lo < hi with a finite width (got [{}, {}])",
+                               format_number(lo), format_number(hi)));
         h.ranges.push_back({static_cast<int>(f - fields.begin()), {lo, hi}});
       }
     } else {
@@ -1761,8 +1766,8 @@ std::vector<int> Reader::name_list(const Item& it, const std::vector<std::string
   const Reader& r = *this;
   r.require_value(it);
   if (!it.node.IsSequence() || it.node.size() == 0)
-    r.fail(it, fmt::format("expected a non-empty list of {} names, got {}", what,
-                           describe(it.node)));
+    r.fail(it,
+           fmt::format("expected a non-empty list of {} names, got {}", what, describe(it.node)));
   std::vector<int> out;
   for (std::size_t i = 0; i < it.node.size(); ++i) {
     const Item e{it.node[i], fmt::format("{}[{}]", it.path, i), it.node[i].Mark()};
@@ -1779,9 +1784,9 @@ std::vector<int> Reader::name_list(const Item& it, const std::vector<std::string
 }
 // --- output.draws (issue 3) -------------------------------------------------
 // The default field list: the parameters and the main outputs (docs/config.md).
-const std::vector<int> kDefaultDrawFields = {F_a,    F_b,       F_c,       F_A1,           F_A2,
-                                             F_A2p,  F_pi11,    F_pi12,    F_pi22,         F_pi12_up,
-                                             F_pi22_up, F_upgrade_gain, F_A2_crit};
+const std::vector<int> kDefaultDrawFields = {
+    F_a,    F_b,    F_c,       F_A1,      F_A2,           F_A2p,    F_pi11,
+    F_pi12, F_pi22, F_pi12_up, F_pi22_up, F_upgrade_gain, F_A2_crit};
 
 // `out` is the whole output: map; draws, fields and compression are read
 // together because fields and compression mean nothing without draws.
@@ -1841,9 +1846,8 @@ void Reader::read_draws_output(const Item& out, Config& cfg) {
     for (const auto& elem : fields.node) {
       const Item it{elem, fmt::format("{}[{}]", fields.path, i++), elem.Mark()};
       require_value(it);
-      const auto at = it.node.IsScalar()
-                          ? std::find(names.begin(), names.end(), it.node.Scalar())
-                          : names.end();
+      const auto at = it.node.IsScalar() ? std::find(names.begin(), names.end(), it.node.Scalar())
+                                         : names.end();
       if (at == names.end()) {
         fail(it, fmt::format("unknown field {}{}; fields are {}", describe(it.node),
                              it.node.IsScalar() ? suggestion(it.node.Scalar(), names) : "",
@@ -1878,11 +1882,13 @@ void Reader::check_combinations(const YAML::Node& root, Config& cfg) {
           fail(item_of("sweep"), fmt::format("axes '{}' and '{}' set the same parameter",
                                              cfg.sweep.axes[j].name, cfg.sweep.axes[i].name));
     if (!cfg.conditions.empty())
-      fail(item_of("conditions"), "conditions are not computed per sweep cell in this version: "
-                                  "run the cell alone (docs/sweeps.md)");
+      fail(item_of("conditions"),
+           "conditions are not computed per sweep cell in this version: "
+           "run the cell alone (docs/sweeps.md)");
     if (cfg.histograms.explicitly_set && cfg.histograms.enabled)
-      fail(item_of("histograms"), "histograms are not kept per sweep cell (memory grows with the "
-                                  "cell count); run a cell alone for its quantiles");
+      fail(item_of("histograms"),
+           "histograms are not kept per sweep cell (memory grows with the "
+           "cell count); run a cell alone for its quantiles");
     cfg.histograms.enabled = false;
     if (cfg.draws_output.select != DrawSelect::none)
       fail(item_of("output"), "output.draws is not available for sweeps in this version");

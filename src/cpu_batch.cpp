@@ -460,8 +460,8 @@ __attribute__((noinline)) void visit_chunk(DrawVisitor& v, u64 first, int presen
   }
 }
 
-SPILLMC_AI bool block_body(const DrawSpec& spec, u64 first, u64 len, const double* shift,
-                           Tally& t, DrawVisitor* visitor) {
+SPILLMC_AI bool block_body(const DrawSpec& spec, u64 first, u64 len, const double* shift, Tally& t,
+                           DrawVisitor* visitor) {
   LaneSums acc;
   std::memset(&acc, 0, sizeof acc);
   for (int f = 0; f < kNumFields; ++f)

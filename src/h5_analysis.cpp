@@ -23,11 +23,10 @@ Handle open_group(hid_t loc, const std::string& name) {
 
 void write_array(hid_t loc, const std::string& name, hid_t file_type, hid_t mem_type,
                  const std::vector<hsize_t>& dims, const void* data) {
-  const Handle s(h5("dataspace " + name,
-                    [&] {
-                      return H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr);
-                    }),
-                 H5Sclose);
+  const Handle s(
+      h5("dataspace " + name,
+         [&] { return H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr); }),
+      H5Sclose);
   write_dataset(loc, name, file_type, mem_type, s.get(), data);
 }
 
@@ -82,11 +81,13 @@ void write_histograms(hid_t file, const AnalysisSpec& a, const Extra& x, const T
     const Handle g = open_group(summary.get(), kFieldNames[f]);
     const auto q = histogram_quantiles(counts, ax, t.field[f].min, t.field[f].max);
     std::vector<double> values, bounds, levels(kQuantileLevels.begin(), kQuantileLevels.end());
-    for (const auto& e : q) values.push_back(e.value), bounds.push_back(e.lo), bounds.push_back(e.hi);
+    for (const auto& e : q)
+      values.push_back(e.value), bounds.push_back(e.lo), bounds.push_back(e.hi);
     f64_array(g.get(), "quantiles", {kQuantileCount}, values);
     {
-      const Handle d(h5("dataset quantiles", [&] { return H5Dopen2(g.get(), "quantiles", H5P_DEFAULT); }),
-                     H5Dclose);
+      const Handle d(
+          h5("dataset quantiles", [&] { return H5Dopen2(g.get(), "quantiles", H5P_DEFAULT); }),
+          H5Dclose);
       const Handle s = vector_space(kQuantileCount);
       write_attr(d.get(), "levels", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, s.get(), levels.data());
     }
@@ -133,8 +134,8 @@ class SweepWriter {
       attr_string(d.get(), "spacing", a.spacing);
       // The same dataset also as /sweep/axes/<name>, where the layout names it.
       h5("link sweep/axes/" + a.name, [&] {
-        return H5Lcreate_hard(root_.get(), a.name.c_str(), axes.get(), a.name.c_str(),
-                              H5P_DEFAULT, H5P_DEFAULT);
+        return H5Lcreate_hard(root_.get(), a.name.c_str(), axes.get(), a.name.c_str(), H5P_DEFAULT,
+                              H5P_DEFAULT);
       });
       scales_.push_back(std::move(d));
     }
@@ -177,9 +178,8 @@ class SweepWriter {
     Handle d(h5("dataset " + name, [&] { return H5Dopen2(loc, name.c_str(), H5P_DEFAULT); }),
              H5Dclose);
     for (std::size_t i = 0; i < scales_.size(); ++i)
-      h5("attach scale " + name, [&] {
-        return H5DSattach_scale(d.get(), scales_[i].get(), static_cast<unsigned>(i));
-      });
+      h5("attach scale " + name,
+         [&] { return H5DSattach_scale(d.get(), scales_[i].get(), static_cast<unsigned>(i)); });
     if (extra_scale >= 0)
       h5("attach scale " + name, [&] {
         return H5DSattach_scale(d.get(), extra_scale, static_cast<unsigned>(scales_.size()));

@@ -21,13 +21,14 @@
 #include <utility>
 #include <vector>
 
+#include "h5util.hpp"
+#include "spillmc/config.hpp"
 #include "spillmc/draw_writer.hpp"
 #include "spillmc/errors.hpp"
 #include "spillmc/fields.hpp"
 #include "spillmc/result.hpp"
 #include "spillmc/shard.hpp"
 #include "spillmc/tally.hpp"
-#include "h5util.hpp"
 
 namespace spillmc {
 
@@ -457,8 +458,8 @@ void seal_file(const std::string& file) {
     if (at.size() != 1) throw Failure{0, "file checksum", "placeholder not found once"};
     std::size_t done = 0;
     while (done < h.size()) {
-      const ssize_t n = ::pwrite(fd, h.data() + done, h.size() - done,
-                                 static_cast<off_t>(at[0] + done));
+      const ssize_t n =
+          ::pwrite(fd, h.data() + done, h.size() - done, static_cast<off_t>(at[0] + done));
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) throw Failure{n < 0 ? errno : EIO, "write", ""};
       done += static_cast<std::size_t>(n);
@@ -800,6 +801,39 @@ void read_checkpoint_part(hid_t file, ResultFile& r) {
   r.checkpoint_checksum_data = state_checksum(rows);
 }
 
+// A whole 1-D..3-D dataset as a flat vector (for the sweep table).
+template <class T>
+std::vector<T> read_flat(hid_t loc, const std::string& name, hid_t mem_type) {
+  Handle d(h5("dataset " + name, [&] { return H5Dopen2(loc, name.c_str(), H5P_DEFAULT); }),
+           H5Dclose);
+  const Handle s(h5("dataset " + name, [&] { return H5Dget_space(d.get()); }), H5Sclose);
+  const hssize_t n = H5Sget_simple_extent_npoints(s.get());
+  if (n < 0 || n > (1ll << 26)) throw Failure{0, "dataset " + name, "implausible size"};
+  std::vector<T> v(static_cast<std::size_t>(n));
+  if (n > 0)
+    h5("dataset " + name,
+       [&] { return H5Dread(d.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()); });
+  return v;
+}
+
+void read_sweep(hid_t file, ResultFile& r) {
+  if (H5Lexists(file, "sweep", H5P_DEFAULT) <= 0) return;
+  const Handle g(h5("group 'sweep'", [&] { return H5Gopen2(file, "sweep", H5P_DEFAULT); }),
+                 H5Gclose);
+  const Config cfg = parse_config_text(r.info.config_yaml, "attribute 'config'");
+  auto& s = r.sweep;
+  for (const auto& a : cfg.sweep.axes) {
+    s.axes.push_back(a.name);
+    s.coords.push_back(read_flat<double>(g.get(), a.name, H5T_NATIVE_DOUBLE));
+  }
+  s.valid = read_flat<std::uint64_t>(g.get(), "counts/draws_valid", H5T_NATIVE_UINT64);
+  s.p_leader_gains =
+      read_flat<double>(g.get(), "events/leader_gains/probability", H5T_NATIVE_DOUBLE);
+  s.p_upgrade_pays =
+      read_flat<double>(g.get(), "events/upgrade_gain_positive/probability", H5T_NATIVE_DOUBLE);
+  s.mean_upgrade_gain = read_flat<double>(g.get(), "summary/upgrade_gain/mean", H5T_NATIVE_DOUBLE);
+}
+
 void read_layout(hid_t file, ResultFile& r) {
   RunInfo& info = r.info;
   info.program_version = read_attr_string(file, "program_version");
@@ -845,6 +879,7 @@ void read_layout(hid_t file, ResultFile& r) {
   for (int i = 0; i < kNumInvalid; ++i)
     r.invalid[i] = read_u64(file, std::string("invalid/") + kInvalidNames[i]);
   read_state(file, r);
+  read_sweep(file, r);
   if (info.kind == kKindCheckpoint) read_checkpoint_part(file, r);
 }
 
@@ -930,8 +965,8 @@ void write_result(const std::string& path, const Result& result, bool force, Dra
     {
       Handle fapl(h5("file access list", [] { return H5Pcreate(H5P_FILE_ACCESS); }), H5Pclose);
       h5("file access list", [&] { return H5Pset_fclose_degree(fapl.get(), H5F_CLOSE_STRONG); });
-      Handle file(
-          h5("open", [&] { return H5Fopen(tmp.c_str(), H5F_ACC_RDWR, fapl.get()); }), H5Fclose);
+      Handle file(h5("open", [&] { return H5Fopen(tmp.c_str(), H5F_ACC_RDWR, fapl.get()); }),
+                  H5Fclose);
       write_layout(file.get(), result);
       h5("close", [&] { return file.close(); });
     }

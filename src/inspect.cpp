@@ -128,6 +128,40 @@ std::string format_table(const ResultFile& r) {
            right(percent(share(r.invalid[i], info.draws_requested)), 12) + "\n";
   }
 
+  if (!r.sweep.axes.empty()) {
+    const auto& sw = r.sweep;
+    const std::size_t cells = sw.valid.size();
+    out += "\nSweep: " + std::to_string(cells) + " cells over";
+    for (std::size_t i = 0; i < sw.axes.size(); ++i)
+      out += (i ? " x " : " ") + sw.axes[i] + " (" + std::to_string(sw.coords[i].size()) + ")";
+    out += "\n";
+    constexpr std::size_t kMaxRows = 400;
+    if (cells > kMaxRows) {
+      out += "  (" + std::to_string(cells) +
+             " cells: too many to list; read /sweep with h5py or "
+             "xarray, or plot with scripts/plot.py)\n";
+    } else {
+      out += " ";
+      for (const auto& a : sw.axes) out += " " + right(a, 12);
+      out += " " + right("valid", 12) + " " + right("P(leader)", 12) + " " +
+             right("P(upgrade)", 12) + " " + right("mean gain", 12) + "\n";
+      for (std::size_t c = 0; c < cells; ++c) {
+        std::size_t k = c;
+        std::vector<std::size_t> idx(sw.axes.size());
+        for (std::size_t i = sw.axes.size(); i-- > 0;) {
+          idx[i] = k % sw.coords[i].size();
+          k /= sw.coords[i].size();
+        }
+        out += " ";
+        for (std::size_t i = 0; i < sw.axes.size(); ++i)
+          out += " " + right(num(sw.coords[i][idx[i]]), 12);
+        out += " " + right(u64(sw.valid[c]), 12) + " " + right(num(sw.p_leader_gains[c]), 12) +
+               " " + right(num(sw.p_upgrade_pays[c]), 12) + " " +
+               right(num(sw.mean_upgrade_gain[c]), 12) + "\n";
+      }
+    }
+  }
+
   if (!info.config_yaml.empty()) {
     out += "\nConfig\n";
     std::size_t start = 0;

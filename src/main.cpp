@@ -104,7 +104,7 @@ int cmd_run(const RunArgs& args) {
   const ShardSpec shard = args.shard.empty() ? shard_from_env() : parse_shard(args.shard);
   if (shard.set && args.output.empty())
     cfg.output_path = shard_output_path(cfg.output_path, shard.index, shard.count);
-  const RunPlan plan = make_run_plan(cfg);
+  RunPlan plan = make_run_plan(cfg);
   check_run_options(cfg, plan, shard.set, g_mpi->size());
   const std::uint64_t total_segments = plan.total_segments();
   const auto range = shard.set ? shard_segments(total_segments, shard.index, shard.count)
@@ -122,20 +122,39 @@ int cmd_run(const RunArgs& args) {
   if (writer) check_output_path(cfg.output_path, args.force);
   auto backend = make_mpi_backend(select_backend(cfg.backend, cfg.threads, g_mpi->local_rank()),
                                   *g_mpi, &g_stop);
+  // The analyses have no CUDA kernels yet (docs/analyses.md): default histograms
+  // are dropped on the GPU, requested analyses move an auto run to the CPU.
+  if (backend->name() == "cuda" && (plan.analysis.has_extra() || plan.analysis.has_draws())) {
+    if (!cfg.histograms.explicitly_set && !plan.analysis.hist_fields.empty()) {
+      spdlog::info(
+          "histograms: off on the cuda backend (set histograms: or backend: cpu for them)");
+      plan.analysis.hist_fields.clear();
+      plan.analysis.hist_axes.clear();
+      plan.analysis.hist_from_pilot.clear();
+    }
+    if (plan.analysis.has_extra() || plan.analysis.has_draws()) {
+      if (cfg.backend == BackendChoice::cuda)
+        throw InputError(
+            "backend: cuda does not run histograms, conditions, paths or per-draw "
+            "output in this version; use backend: cpu (or auto)");
+      spdlog::warn("the analyses run on the cpu backend only in this version: using cpu");
+      backend = make_mpi_backend(select_backend(BackendChoice::cpu, cfg.threads), *g_mpi, &g_stop);
+    }
+  }
   if (plan.cells.size() > 1)
-    spdlog::info("sweep: {} cells x {} draws per cell ('draws' is not used), seed {}, model {}, "
-                 "backend {} ({})",
-                 plan.cells.size(), plan.draws, cfg.seed, to_string(cfg.model), backend->name(),
-                 backend->device());
+    spdlog::info(
+        "sweep: {} cells x {} draws per cell ('draws' is not used), seed {}, model {}, "
+        "backend {} ({})",
+        plan.cells.size(), plan.draws, cfg.seed, to_string(cfg.model), backend->name(),
+        backend->device());
   else
     spdlog::info("run: {} draws, seed {}, model {}, backend {} ({})", cfg.draws, cfg.seed,
                  to_string(cfg.model), backend->name(), backend->device());
   // Per-draw output streams into the result's temporary file while the run computes.
   std::unique_ptr<DrawFile> draw_file;
   if (writer && plan.analysis.has_draws())
-    draw_file = std::make_unique<DrawFile>(
-        cfg.output_path, args.force, cfg.draws_output,
-        draws_selected_count(cfg.draws_output, plan.draws));
+    draw_file = std::make_unique<DrawFile>(cfg.output_path, args.force, cfg.draws_output,
+                                           draws_selected_count(cfg.draws_output, plan.draws));
 
   // What identifies the run: recorded in checkpoints and the output.
   Result result;

@@ -78,8 +78,8 @@ class MpiBackend final : public Backend {
                    tally_type_, MPI_COMM_WORLD);
     std::vector<unsigned char> bytes(nblocks * row);
     for (std::uint64_t j = 0; j < n; ++j) extras[lo + j].to_bytes(bytes.data() + (lo + j) * row);
-    MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, bytes.data(), bcounts.data(),
-                   bdispls.data(), MPI_BYTE, MPI_COMM_WORLD);
+    MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, bytes.data(), bcounts.data(), bdispls.data(),
+                   MPI_BYTE, MPI_COMM_WORLD);
     for (std::uint64_t j = 0; j < nblocks; ++j) {
       extras[j] = proto;
       extras[j].from_bytes(bytes.data() + j * row);

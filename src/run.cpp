@@ -67,8 +67,8 @@ std::string check_plan_progress(const SegmentProgress& p, const RunPlan& plan,
   if (p.next_block < b0 || p.next_block > b1)
     return "next block " + std::to_string(p.next_block) + " lies outside the blocks [" +
            std::to_string(b0) + ", " + std::to_string(b1) + ") of this run";
-  const std::uint64_t nseg =
-      p.next_block >= b1 ? end_segment - first_segment : geo.segment_of(p.next_block) - first_segment;
+  const std::uint64_t nseg = p.next_block >= b1 ? end_segment - first_segment
+                                                : geo.segment_of(p.next_block) - first_segment;
   if (p.segments.size() != nseg)
     return "holds " + std::to_string(p.segments.size()) + " completed segments, expected " +
            std::to_string(nseg) + " before block " + std::to_string(p.next_block);
@@ -116,7 +116,8 @@ SegmentProgress run_plan_segments(Backend& backend, const RunPlan& plan,
   const bool want_draws = plan.analysis.has_draws();
   if (chunk_blocks == 0) chunk_blocks = backend.preferred_chunk_blocks();
   if (chunk_blocks == 0) chunk_blocks = 1;
-  const auto chunk = static_cast<std::size_t>(std::min(chunk_blocks, std::max<std::uint64_t>(b1 - b0, 1)));
+  const auto chunk =
+      static_cast<std::size_t>(std::min(chunk_blocks, std::max<std::uint64_t>(b1 - b0, 1)));
   std::vector<Tally> partials(chunk);
   std::vector<Extra> extras(extra ? chunk : 0);
   std::vector<DrawBatch> batches(want_draws ? chunk : 0);

@@ -233,8 +233,7 @@ std::vector<std::string> verify_result(const ResultFile& r) {
     return plan ? plan_segment_draws(*plan, j) : segment_draws(info.draws_requested, j);
   };
   // The segment range the kind promises.
-  const std::uint64_t total =
-      plan ? plan->total_segments() : segment_count(info.draws_requested);
+  const std::uint64_t total = plan ? plan->total_segments() : segment_count(info.draws_requested);
   if (r.state.segment_count_total != total)
     p.push_back("/state segment_count_total is " + std::to_string(r.state.segment_count_total) +
                 ", but " + std::to_string(info.draws_requested) + " draws have " +
@@ -262,14 +261,14 @@ std::vector<std::string> verify_result(const ResultFile& r) {
     std::uint64_t invalid = 0, r2 = 0, ru = 0;
     for (int i = 0; i < kNumInvalid; ++i) invalid += t.invalid[i];
     for (int k = 0; k < kNumRegimes; ++k) r2 += t.regime2[k], ru += t.regime_up[k];
-    bool ok = t.draws == seg_draws(seg) && t.valid + invalid == t.draws &&
-              r2 == t.valid && ru == t.valid && t.a2crit_undefined <= t.valid;
+    bool ok = t.draws == seg_draws(seg) && t.valid + invalid == t.draws && r2 == t.valid &&
+              ru == t.valid && t.a2crit_undefined <= t.valid;
     for (int f = 0; f < kNumFields; ++f)
       ok = ok && t.field[f].n == (f == F_A2_crit ? t.valid - t.a2crit_undefined : t.valid);
     if (!ok) {
       p.push_back("/state segment " + std::to_string(seg) + ": counts do not add up (" +
-                  std::to_string(t.draws) + " draws, expected " +
-                  std::to_string(seg_draws(seg)) + ")");
+                  std::to_string(t.draws) + " draws, expected " + std::to_string(seg_draws(seg)) +
+                  ")");
       ++reported;
     }
   }

@@ -685,7 +685,8 @@ TEST(EffectiveYaml, RoundTripsAwkwardValues) {
 
 TEST(EffectiveYaml, RoundTripsSensitivity) {
   const Config cfg = parse_config_text(
-      text_of(kBase) + "sensitivity: {outputs: [pi12, upgrade_gain_positive, a], base_draws: 1e3}\n",
+      text_of(kBase) +
+          "sensitivity: {outputs: [pi12, upgrade_gain_positive, a], base_draws: 1e3}\n",
       "x");
   expect_round_trip(cfg);
   const Config again = parse_config_text(effective_yaml(cfg), "effective");
@@ -835,9 +836,9 @@ TEST(DrawsOutput, ReadsEachFormAndRoundTrips) {
   EXPECT_EQ(c.draws_output.select, DrawSelect::all);
   EXPECT_FALSE(c.draws_output.compress);
   // The documented default list, in this order.
-  const std::vector<int> defaults = {F_a,    F_b,       F_c,       F_A1,           F_A2,
-                                     F_A2p,  F_pi11,    F_pi12,    F_pi22,         F_pi12_up,
-                                     F_pi22_up, F_upgrade_gain, F_A2_crit};
+  const std::vector<int> defaults = {F_a,      F_b,    F_c,    F_A1,      F_A2,      F_A2p,
+                                     F_pi11,   F_pi12, F_pi22, F_pi12_up, F_pi22_up, F_upgrade_gain,
+                                     F_A2_crit};
   EXPECT_EQ(c.draws_output.fields, defaults);
   expect_round_trip(c);
   EXPECT_HAS(effective_yaml(c),
@@ -845,7 +846,8 @@ TEST(DrawsOutput, ReadsEachFormAndRoundTrips) {
              "pi12, pi22, pi12_up, pi22_up, upgrade_gain, A2_crit]\n  compression: none\n");
 
   c = parse_config_text(base, "x.yaml",
-                        {{"output.draws", "{first: 1000}"}, {"output.fields", "[A2_crit, q22]"},
+                        {{"output.draws", "{first: 1000}"},
+                         {"output.fields", "[A2_crit, q22]"},
                          {"output.compression", "deflate"}});
   EXPECT_EQ(c.draws_output.select, DrawSelect::first);
   EXPECT_EQ(c.draws_output.n, 1000u);
@@ -885,7 +887,8 @@ TEST(DrawsOutput, RejectsBadValuesNamingTheKey) {
   EXPECT_HAS(error_of(base, {{"output.draws", "all"}, {"output.compression", "gzip"}}),
              "must be one of none, deflate");
   // fields or compression without draws
-  EXPECT_HAS(error_of(base, {{"output.fields", "[a]"}}), "--set output.fields: needs 'output.draws'");
+  EXPECT_HAS(error_of(base, {{"output.fields", "[a]"}}),
+             "--set output.fields: needs 'output.draws'");
   EXPECT_HAS(error_of(base + "  compression: deflate\n"),
              "x.yaml:12:16: output.compression: needs 'output.draws'");
 }

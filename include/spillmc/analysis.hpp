@@ -21,8 +21,8 @@ namespace spillmc {
 
 // The analyses every block performs; fixed for the run.
 struct AnalysisSpec {
-  std::vector<int> hist_fields;      // Field indices
-  std::vector<HistAxis> hist_axes;   // one per hist field
+  std::vector<int> hist_fields;       // Field indices
+  std::vector<HistAxis> hist_axes;    // one per hist field
   std::vector<bool> hist_from_pilot;  // range source per hist field
   std::vector<Condition> conditions;
   PathsSpec paths{};  // paths.n == 0: none

@@ -16,7 +16,7 @@ enum class BackendChoice { automatic, cpu, cuda };
 
 // sweep: a grid of 1 to 3 axes, each fixing one parameter per cell (issue 3).
 struct SweepAxis {
-  std::string name;  // a, b, c, A1, A2, A2_gap, A2p or theta
+  std::string name;     // a, b, c, A1, A2, A2_gap, A2p or theta
   std::string spacing;  // linspace | logspace | values (as written, for the record)
   std::vector<double> values;
 };

@@ -13,11 +13,11 @@
 namespace spillmc {
 
 struct DrawBatch {
-  std::vector<std::uint64_t> index;           // draw index (within its cell)
-  std::vector<std::int8_t> status;            // -1 valid, else InvalidReason
+  std::vector<std::uint64_t> index;             // draw index (within its cell)
+  std::vector<std::int8_t> status;              // -1 valid, else InvalidReason
   std::vector<std::int8_t> regime2, regime_up;  // -1 for invalid draws
-  std::vector<std::vector<double>> values;    // values[k][j]: field fields[k] of draw j;
-                                              // NaN for undefined A2_crit / invalid outputs
+  std::vector<std::vector<double>> values;      // values[k][j]: field fields[k] of draw j;
+                                                // NaN for undefined A2_crit / invalid outputs
   std::size_t size() const { return index.size(); }
   void reset(std::size_t nfields) {
     index.clear(), status.clear(), regime2.clear(), regime_up.clear();

@@ -123,12 +123,21 @@ struct ResultFile {
   // extras_from_bytes turns them back with the analysis spec of the config).
   std::vector<unsigned char> state_extra, checkpoint_extra;
   std::size_t state_extra_row = 0;
+  // A sweep's grid, for `inspect` (empty axes: not a sweep): coordinates and,
+  // per cell (row-major), valid draws, P(leader_gains), P(upgrade_gain_positive)
+  // and the mean upgrade_gain.
+  struct Sweep {
+    std::vector<std::string> axes;
+    std::vector<std::vector<double>> coords;
+    std::vector<std::uint64_t> valid;
+    std::vector<double> p_leader_gains, p_upgrade_pays, mean_upgrade_gain;
+  } sweep;
 };
 
 // Rows of Extra::to_bytes back into Extras laid out for `spec`. InputError when
 // the row size does not match what the spec gives (a file of another config).
-std::vector<Extra> extras_from_bytes(const AnalysisSpec& spec, const std::vector<unsigned char>& bytes,
-                                     std::size_t rows);
+std::vector<Extra> extras_from_bytes(const AnalysisSpec& spec,
+                                     const std::vector<unsigned char>& bytes, std::size_t rows);
 ResultFile read_result(const std::string& path);
 
 // Human-readable table and JSON renderings of a result file (spillmc inspect).
