@@ -75,7 +75,7 @@ DrawSpec Config::draw_spec() const {
   spec.a2p_is_theta = a2p_is_theta;
   spec.mode = model;
   spec.seed = seed;
-  spec.stream = 0;
+  spec.stream = stream;
   // Validated positive definite when read; a hand-made Config might not be.
   if (correlation.enabled && !set_copula(spec, correlation.r)) {
     throw InputError("correlation: the matrix is not positive definite");
