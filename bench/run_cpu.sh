@@ -61,7 +61,9 @@ export RUN_CPU_BIN=$bin RUN_CPU_CONFIG=$config RUN_CPU_REPS=$reps RUN_CPU_SECOND
 export RUN_CPU_BIG=$big RUN_CPU_OUT=$out RUN_CPU_STAMP=$stamp RUN_CPU_HOST=$host
 export RUN_CPU_COMMAND="bench/run_cpu.sh${orig_args[*]:+ ${orig_args[*]}}"
 exec "$python" - <<'END_PYTHON'
-import atexit, datetime, json, os, re, shutil, statistics, subprocess, sys, tempfile, time
+import atexit, json, os, re, shutil, statistics, subprocess, sys, tempfile, time
+sys.path.insert(0, "bench")
+from benchmeta import cpu_model, provenance  # noqa: E402
 
 import h5py
 import numpy as np
@@ -200,31 +202,12 @@ targets = {
 }
 
 
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown"
-
-
-def git(*a):
-    try:
-        p = subprocess.run(["git"] + list(a), capture_output=True, text=True)
-    except FileNotFoundError:
-        return "unknown"
-    return p.stdout.strip() if p.returncode == 0 else "unknown"
 
 
 result = {
     "kind": "spillmc-bench-cpu",
     "schema": 1,
-    "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-    "commit": git("rev-parse", "HEAD"),
-    "dirty": git("status", "--porcelain", "--untracked-files=no") not in ("", "unknown"),
+    **provenance(),
     "command": env["RUN_CPU_COMMAND"],
     "config": CONFIG,
     "machine": {"host": env["RUN_CPU_HOST"], "nproc": NPROC, "cpu_model": cpu_model(),

@@ -70,7 +70,9 @@ export FEAT_BIN=$bin FEAT_REPS=$reps FEAT_SECONDS=$seconds FEAT_OUT=$out FEAT_HO
 export FEAT_MARKDOWN=$markdown
 export FEAT_COMMAND="bench/run_features.sh${orig_args[*]:+ ${orig_args[*]}}"
 exec "$python" - <<'END_PYTHON'
-import atexit, datetime, json, os, shlex, shutil, statistics, subprocess, sys, tempfile, time
+import atexit, json, os, shlex, shutil, statistics, subprocess, sys, tempfile, time
+sys.path.insert(0, "bench")
+from benchmeta import cpu_model, provenance  # noqa: E402
 
 import h5py
 
@@ -238,31 +240,12 @@ for name, v in V.items():
     meas[name] = m
 
 
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown"
-
-
-def git(*a):
-    try:
-        p = subprocess.run(["git"] + list(a), capture_output=True, text=True)
-    except FileNotFoundError:
-        return "unknown"
-    return p.stdout.strip() if p.returncode == 0 else "unknown"
 
 
 result = {
     "kind": "spillmc-bench-features",
     "schema": 1,
-    "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-    "commit": git("rev-parse", "HEAD"),
-    "dirty": git("status", "--porcelain", "--untracked-files=no") not in ("", "unknown"),
+    **provenance(),
     "command": env["FEAT_COMMAND"],
     "backend": "cpu",
     "device": device,

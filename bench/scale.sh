@@ -57,7 +57,9 @@ export SCALE_BIN=$bin SCALE_CONFIG=$config SCALE_REPS=$reps SCALE_OUT=$out SCALE
 export SCALE_STRONG=$strong SCALE_WEAK=$weak SCALE_SEGMENTS=$segments SCALE_HOST=$host
 export SCALE_COMMAND="bench/scale.sh${orig_args[*]:+ ${orig_args[*]}}"
 exec "$python" - <<'END_PYTHON'
-import atexit, datetime, glob, json, os, shutil, signal, statistics, subprocess, sys, tempfile, time
+import atexit, glob, json, os, shutil, signal, statistics, subprocess, sys, tempfile, time
+sys.path.insert(0, "bench")
+from benchmeta import provenance  # noqa: E402
 
 import h5py
 
@@ -190,13 +192,6 @@ else:
 load_end = os.getloadavg()
 
 
-def git(*a):
-    try:
-        p = subprocess.run(["git"] + list(a), capture_output=True, text=True)
-    except FileNotFoundError:
-        return "unknown"
-    return p.stdout.strip() if p.returncode == 0 else "unknown"
-
 
 mpiver = ""
 if MPIRUN:
@@ -204,9 +199,7 @@ if MPIRUN:
     mpiver = mpiver.splitlines()[0] if mpiver else ""
 result = {
     "kind": "spillmc-bench-scale", "schema": 1,
-    "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-    "commit": git("rev-parse", "HEAD"),
-    "dirty": git("status", "--porcelain", "--untracked-files=no") not in ("", "unknown"),
+    **provenance(),
     "command": env["SCALE_COMMAND"], "config": CONFIG,
     "machine": {"host": env["SCALE_HOST"], "nproc": NPROC, "kernel": os.uname().release,
                 "loadavg_start": load_start, "loadavg_end": load_end},
