@@ -8,6 +8,9 @@
 //   evaluate_model         check_params + evaluate_model + outputs_finite on pre-sampled params
 //   evaluate_draw          sample_params + the model (what one draw costs before tallying)
 //   accumulate_block       one block of kBlockDraws draws, tallied (evaluate_draw + tally_draw)
+//   accumulate_block_batched/isa:N   the same block on the batched SIMD path, per variant
+// and the batched and scalar blocks of configs/correlated.yaml (Gaussian copula), also
+// with its correlation removed (correlated_off): what the copula costs.
 //
 // Every benchmark reports draws_per_second: per wall-clock second for run_blocks
 // (several threads), per CPU second of the benchmark thread for the
@@ -37,6 +40,18 @@ const DrawSpec& baseline_spec() {
   static const DrawSpec spec =
       spillmc::load_config(SPILLMC_SOURCE_DIR "/configs/baseline.yaml").draw_spec();
   return spec;
+}
+
+// configs/correlated.yaml; `copula` false: the same marginals, independent.
+const DrawSpec& correlated_spec(bool copula) {
+  static const DrawSpec spec =
+      spillmc::load_config(SPILLMC_SOURCE_DIR "/configs/correlated.yaml").draw_spec();
+  static const DrawSpec off = [] {
+    DrawSpec s = spec;
+    s.copula = false;
+    return s;
+  }();
+  return copula ? spec : off;
 }
 
 constexpr std::uint64_t kRunDraws = std::uint64_t{1} << 22;  // per iteration of run_blocks
@@ -161,8 +176,7 @@ void BM_evaluate_draw(benchmark::State& state) {
   set_rate(state, first);
 }
 
-void BM_accumulate_block(benchmark::State& state) {
-  const DrawSpec& spec = baseline_spec();
+void BM_accumulate_block(benchmark::State& state, const DrawSpec& spec) {
   const std::uint64_t nblocks = 64;
   const std::uint64_t total = nblocks * spillmc::kBlockDraws;
   std::uint64_t k = 0, draws = 0;
@@ -177,7 +191,7 @@ void BM_accumulate_block(benchmark::State& state) {
 
 // The batched SIMD block (what the CPU backend runs), per instruction-set
 // variant: arg 0 best, 1 generic, 2 x86-64-v3, 3 x86-64-v4.
-void BM_accumulate_block_batched(benchmark::State& state) {
+void BM_accumulate_block_batched(benchmark::State& state, const DrawSpec& spec) {
   const spillmc::BatchIsa isas[] = {spillmc::BatchIsa::best, spillmc::BatchIsa::generic,
                                     spillmc::BatchIsa::avx2, spillmc::BatchIsa::avx512};
   const spillmc::BatchIsa isa = isas[state.range(0)];
@@ -185,7 +199,6 @@ void BM_accumulate_block_batched(benchmark::State& state) {
     state.SkipWithError("instruction set not supported by this CPU");
     return;
   }
-  const DrawSpec& spec = baseline_spec();
   const std::uint64_t nblocks = 64;
   const std::uint64_t total = nblocks * spillmc::kBlockDraws;
   std::uint64_t k = 0, draws = 0;
@@ -205,6 +218,7 @@ int main(int argc, char** argv) {
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   try {
     (void)baseline_spec();
+    (void)correlated_spec(true);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_cpu: cannot load the baseline config: %s\n", e.what());
     return 1;
@@ -221,11 +235,25 @@ int main(int argc, char** argv) {
       ->DenseRange(0, spillmc::kNumSlots - 1);
   benchmark::RegisterBenchmark("evaluate_model", BM_evaluate_model);
   benchmark::RegisterBenchmark("evaluate_draw", BM_evaluate_draw);
-  benchmark::RegisterBenchmark("accumulate_block", BM_accumulate_block)
+  benchmark::RegisterBenchmark("accumulate_block", BM_accumulate_block, baseline_spec())
       ->Unit(benchmark::kMillisecond);
-  benchmark::RegisterBenchmark("accumulate_block_batched", BM_accumulate_block_batched)
+  benchmark::RegisterBenchmark("accumulate_block_batched", BM_accumulate_block_batched,
+                               baseline_spec())
       ->ArgName("isa")
       ->DenseRange(0, 3)
+      ->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("correlated/accumulate_block", BM_accumulate_block,
+                               correlated_spec(true))
+      ->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("correlated/accumulate_block_batched", BM_accumulate_block_batched,
+                               correlated_spec(true))
+      ->ArgName("isa")
+      ->DenseRange(0, 3)
+      ->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("correlated_off/accumulate_block_batched",
+                               BM_accumulate_block_batched, correlated_spec(false))
+      ->ArgName("isa")
+      ->Arg(0)
       ->Unit(benchmark::kMillisecond);
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();

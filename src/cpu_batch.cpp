@@ -1,7 +1,7 @@
 // Batched CPU evaluation (cpu_batch.hpp). W consecutive draws are computed
 // together in arrays over lanes; every lane loop is plain arithmetic that the
 // compiler vectorizes, and the few steps that need libm (normal tails, exp,
-// pow, the gamma sampler's rare rejections) call the scalar code of
+// pow, the gamma sampler's rare rejections, the copula's Phi) call the scalar code of
 // distributions.hpp for just the lanes concerned, so that each draw gets the
 // bits evaluate_draw gives it. Three copies are compiled (baseline x86-64,
 // x86-64-v3, x86-64-v4) and picked at run time; no FMA contraction anywhere
@@ -234,6 +234,65 @@ SPILLMC_AI void sample_lanes(const Dist& dist, const double u[W], const DrawSpec
   }
 }
 
+// sample_at_score over lanes, for the correlated score z of each lane. Normal
+// and lognormal use z directly; the others go through Phi (libm's erfc, one
+// lane at a time) into sample_lanes, as sample_at_score goes into sample.
+SPILLMC_AI void score_lanes(const Dist& dist, const double z[W], const DrawSpec& spec, u64 first,
+                            u32 param, double x[W]) {
+  switch (dist.kind) {
+    case DistKind::normal:
+      SPILLMC_LANES
+      for (int j = 0; j < W; ++j) x[j] = dist.p0 + dist.p1 * z[j];
+      return;
+    case DistKind::lognormal: {
+      double t[W];
+      SPILLMC_LANES
+      for (int j = 0; j < W; ++j) t[j] = dist.p0 + dist.p1 * z[j];
+      for (int j = 0; j < W; ++j) x[j] = std::exp(t[j]);
+      return;
+    }
+    case DistKind::fixed:  // a sweep cell's fixed slot: sample ignores u, so skip Phi
+      for (int j = 0; j < W; ++j) x[j] = dist.p0;
+      return;
+    default: {
+      const bool flip = dist.kind == DistKind::truncnormal && trunc_interval(dist).flip;
+      double p[W];
+      for (int j = 0; j < W; ++j) p[j] = normal_cdf_open(flip ? -z[j] : z[j]);
+      sample_lanes(dist, p, spec, first, param, x);
+      return;
+    }
+  }
+}
+
+// sample_slots' copula branch over lanes. Each lane's score is summed as
+// there: from 0.0, in column order, zero terms included (signed zeros too).
+SPILLMC_AI void copula_lanes(const DrawSpec& spec, const double u[kNumSlots][W], u64 first,
+                             double x[][W]) {
+  double z[kNumSlots][W];
+  for (int s = 0; s < kNumSlots; ++s) {
+    if (spec.correlated[s]) {
+      normal_quantile_lanes(u[s], z[s]);
+    } else {
+      for (int j = 0; j < W; ++j) z[s][j] = 0.0;
+    }
+  }
+  for (int s = 0; s < kNumSlots; ++s) {
+    const u32 param = static_cast<u32>(s);
+    if (!spec.correlated[s]) {
+      sample_lanes(spec.dist[s], u[s], spec, first, param, x[s]);
+      continue;
+    }
+    double zs[W];
+    for (int j = 0; j < W; ++j) zs[j] = 0.0;
+    for (int m = 0; m <= s; ++m) {
+      const double l = spec.chol[s][m];
+      SPILLMC_LANES
+      for (int j = 0; j < W; ++j) zs[j] += l * z[m][j];
+    }
+    score_lanes(spec.dist[s], zs, spec, first, param, x[s]);
+  }
+}
+
 // Everything evaluate_draw yields for W draws, by field and lane.
 struct Chunk {
   double v[kNumFields][W];
@@ -369,8 +428,11 @@ SPILLMC_AI void model_lanes(Chunk& c) {
 SPILLMC_AI void evaluate_chunk(const DrawSpec& spec, u64 first, int present, Chunk& c) {
   double u[kNumSlots][W];
   for (int pair = 0; pair < kNumSlots / 2; ++pair) {
-    const bool needed = spec.dist[2 * pair].kind != DistKind::fixed ||
-                        spec.dist[2 * pair + 1].kind != DistKind::fixed;
+    // As in sample_slots: a correlated slot's score is drawn even when fixed.
+    const bool needed =
+        spec.dist[2 * pair].kind != DistKind::fixed ||
+        spec.dist[2 * pair + 1].kind != DistKind::fixed ||
+        (spec.copula && (spec.correlated[2 * pair] || spec.correlated[2 * pair + 1]));
     if (needed) {
       uniform2_lanes(spec, first, primary_slot(static_cast<u32>(pair)), u[2 * pair],
                      u[2 * pair + 1]);
@@ -378,8 +440,12 @@ SPILLMC_AI void evaluate_chunk(const DrawSpec& spec, u64 first, int present, Chu
       for (int j = 0; j < W; ++j) u[2 * pair][j] = u[2 * pair + 1][j] = 0.5;
     }
   }
-  for (int s = 0; s < kNumSlots; ++s)
-    sample_lanes(spec.dist[s], u[s], spec, first, static_cast<u32>(s), c.v[F_a + s]);
+  if (spec.copula) {
+    copula_lanes(spec, u, first, c.v + F_a);
+  } else {
+    for (int s = 0; s < kNumSlots; ++s)
+      sample_lanes(spec.dist[s], u[s], spec, first, static_cast<u32>(s), c.v[F_a + s]);
+  }
   if (spec.a2_is_gap) {
     SPILLMC_LANES
     for (int j = 0; j < W; ++j) c.v[F_A2][j] = c.v[F_A1][j] + c.v[F_A2][j];
@@ -581,8 +647,6 @@ const char* batch_isa_name(BatchIsa isa) {
 
 Tally accumulate_block_batched(const DrawSpec& spec, std::uint64_t total_draws, std::uint64_t k,
                                BatchIsa isa, DrawVisitor* visitor) {
-  // Lanes sample independently: the scalar path knows the copula.
-  if (spec.copula) return accumulate_block(spec, total_draws, k, visitor);
   const u64 first = k * kBlockDraws;
   const u64 len = block_length(total_draws, k);
   double shift[kNumFields];
@@ -610,10 +674,6 @@ Tally accumulate_block_batched(const DrawSpec& spec, std::uint64_t total_draws, 
 
 void evaluate_draws_batched(const DrawSpec& spec, std::uint64_t first, std::uint64_t n,
                             Outcome* out, int* reason, BatchIsa isa) {
-  if (spec.copula) {  // lanes sample independently: the scalar path knows the copula
-    for (std::uint64_t i = 0; i < n; ++i) reason[i] = evaluate_draw(spec, first + i, out[i]);
-    return;
-  }
   switch (resolve(isa)) {
 #ifdef SPILLMC_BATCH_X86
     case BatchIsa::avx512:

@@ -1,17 +1,19 @@
-// The batched CPU path against the scalar one: every draw bit for bit, block
-// partials (exact counts and extremes, moments to rounding), and the same bits
-// from every instruction-set variant. SPILLMC_BATCH_TIMING=1 also times both
-// paths on the baseline config (single thread, medians).
+// The batched CPU path against the scalar one, with and without a Gaussian
+// copula: every draw bit for bit (also as a visitor sees it), block partials
+// (exact counts and extremes, moments to rounding), and the same bits from
+// every instruction-set variant.
 #include "spillmc/cpu_batch.hpp"
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -96,6 +98,85 @@ DrawSpec spec_regimes() {
   return s;
 }
 
+// ---- Gaussian copula (DrawSpec::copula) ----
+
+struct Corr {
+  int i, j;
+  double r;
+};
+
+// spec with its copula set from the listed correlations (unit diagonal).
+DrawSpec correlate(DrawSpec spec, std::initializer_list<Corr> pairs) {
+  double r[kNumSlots][kNumSlots] = {};
+  for (int k = 0; k < kNumSlots; ++k) r[k][k] = 1.0;
+  for (const Corr& c : pairs) r[c.i][c.j] = r[c.j][c.i] = c.r;
+  if (!set_copula(spec, r)) ADD_FAILURE() << "correlation matrix not positive definite";
+  return spec;
+}
+
+// One correlated slot per marginal the copula supports: uniform, normal (some
+// b <= 0), truncnormal containing its mean, lognormal, reflected truncnormal
+// (A2_gap), triangular; a dense matrix with signs of both kinds.
+DrawSpec spec_copula_marginals() {
+  DrawSpec s;
+  s.seed = 2024;
+  s.dist[S_a] = dist(DistKind::uniform, 2, 14);
+  s.dist[S_b] = dist(DistKind::normal, 0.6, 0.5);
+  s.dist[S_c] = dist(DistKind::truncnormal, 2, 0.5, 1, 2.6);
+  s.dist[S_A1] = dist(DistKind::lognormal, 0, 0.8);
+  s.dist[S_A2] = dist(DistKind::truncnormal, 0, 1, 0.5, 3);
+  s.dist[S_A2p] = dist(DistKind::triangular, -2, 1, 6);
+  s.a2_is_gap = true;
+  return correlate(s, {{S_a, S_b, -0.4},
+                       {S_a, S_c, 0.3},
+                       {S_a, S_A1, 0.25},
+                       {S_a, S_A2, 0.5},
+                       {S_a, S_A2p, -0.2},
+                       {S_b, S_c, 0.35},
+                       {S_b, S_A1, -0.2},
+                       {S_b, S_A2p, 0.2},
+                       {S_c, S_A2, -0.3},
+                       {S_c, S_A2p, 0.15},
+                       {S_A1, S_A2, 0.2},
+                       {S_A1, S_A2p, -0.3},
+                       {S_A2, S_A2p, 0.1}});
+}
+
+// Paper mode, overflowing parameters (A1) and outputs (b), a truncnormal so
+// far out that Phi cannot separate its bounds (uniform fallback), one without
+// per-run constants, an uncorrelated beta theta, a correlation of 0.999.
+DrawSpec spec_copula_tails() {
+  DrawSpec s;
+  s.seed = 0xfedcba9876543210ull;
+  s.stream = 3;
+  s.mode = ModelMode::paper;
+  s.dist[S_a] = dist(DistKind::triangular, -3, 5, 6);
+  s.dist[S_b] = dist(DistKind::lognormal, 0, 150);
+  s.dist[S_c] = dist(DistKind::truncnormal, 0, 0.01, 0.4, 0.5);  // 40 to 50 sd out
+  s.dist[S_A1] = dist(DistKind::lognormal, 0, 290);
+  s.dist[S_A2] = dist(DistKind::truncnormal, 2, 0.5, 1, 3);
+  s.dist[S_A2].has_derived = false;
+  s.dist[S_A2p] = dist(DistKind::beta, 0.3, 0.5, 0, 1);
+  s.a2_is_gap = true;
+  s.a2p_is_theta = true;
+  return correlate(s, {{S_a, S_c, 0.999}, {S_b, S_A1, -0.6}, {S_A1, S_A2, 0.4}, {S_b, S_A2, 0.2}});
+}
+
+DrawSpec correlated_spec() {
+  return load_config(std::string(SPILLMC_SOURCE_DIR) + "/configs/correlated.yaml").draw_spec();
+}
+
+// The bundled correlated config with correlated slots fixed, as in a sweep
+// cell: a (its pair partner b still sampled), and c and A1, a whole Philox
+// pair, whose scores still enter b's and A2_gap's.
+DrawSpec spec_copula_fixed() {
+  DrawSpec s = correlated_spec();
+  s.dist[S_a] = dist(DistKind::fixed, 10.5);
+  s.dist[S_c] = dist(DistKind::fixed, 2.1);
+  s.dist[S_A1] = dist(DistKind::fixed, 1.2);
+  return s;
+}
+
 struct Named {
   const char* name;
   DrawSpec spec;
@@ -106,7 +187,11 @@ std::vector<Named> all_specs() {
           {"wide", spec_wide()},
           {"tails", spec_tails()},
           {"paper_overflow", spec_paper_overflow()},
-          {"regimes", spec_regimes()}};
+          {"regimes", spec_regimes()},
+          {"correlated", correlated_spec()},
+          {"copula_marginals", spec_copula_marginals()},
+          {"copula_tails", spec_copula_tails()},
+          {"copula_fixed", spec_copula_fixed()}};
 }
 
 bool same(double a, double b) {
@@ -253,17 +338,39 @@ TEST(CpuBatch, EveryDrawIdenticalToScalar) {
 
 TEST(CpuBatch, SpecsReachTheCasesTheyAreFor) {
   // The per-draw test is only as good as the cases its specs produce.
-  std::uint64_t counts[5][4] = {};
   std::vector<Named> specs = all_specs();
-  for (std::size_t k = 0; k < specs.size(); ++k)
+  std::vector<std::array<std::uint64_t, 4>> counts(specs.size());
+  for (std::size_t k = 0; k < specs.size(); ++k) {
+    counts[k] = {};
     for (std::uint64_t i = 0; i < 20000; ++i) {
       Outcome o;
-      ++counts[k][evaluate_draw(specs[k].spec, i, o) + 1];
+      ++counts[k][static_cast<std::size_t>(evaluate_draw(specs[k].spec, i, o) + 1)];
     }
+    EXPECT_GT(counts[k][0], 1000u) << specs[k].name;
+    EXPECT_EQ(specs[k].spec.copula, k >= 5) << specs[k].name;
+  }
   EXPECT_GT(counts[1][1 + I_b_nonpositive], 100u);        // wide
   EXPECT_GT(counts[3][1 + I_nonfinite_parameter], 100u);  // paper_overflow
   EXPECT_GT(counts[3][1 + I_nonfinite_output], 100u);     // paper_overflow
-  for (int k = 0; k < 5; ++k) EXPECT_GT(counts[k][0], 1000u) << specs[k].name;
+  EXPECT_GT(counts[6][1 + I_b_nonpositive], 100u);        // copula_marginals
+  EXPECT_GT(counts[7][1 + I_nonfinite_parameter], 100u);  // copula_tails
+  EXPECT_GT(counts[7][1 + I_nonfinite_output], 100u);     // copula_tails
+
+  // The truncnormal branches the copula specs are meant to reach.
+  const DrawSpec m = spec_copula_marginals(), t = spec_copula_tails();
+  EXPECT_FALSE(trunc_interval(m.dist[S_c]).flip);
+  EXPECT_TRUE(trunc_interval(m.dist[S_A2]).flip);
+  EXPECT_EQ(t.dist[S_c].d0, t.dist[S_c].d1);  // Phi cannot separate the bounds
+  for (int k = 0; k < kNumSlots; ++k) {
+    EXPECT_TRUE(m.correlated[k]) << k;
+    EXPECT_EQ(t.correlated[k], k != S_A2p) << k;  // theta (beta) left out
+  }
+  // The fixed slots are still correlated, and pair (c, A1) is entirely fixed.
+  const DrawSpec f = spec_copula_fixed();
+  for (int k : {S_a, S_c, S_A1}) {
+    EXPECT_TRUE(f.correlated[k]) << k;
+    EXPECT_EQ(f.dist[k].kind, DistKind::fixed) << k;
+  }
 }
 
 TEST(CpuBatch, BlocksMatchAccumulateBlock) {
@@ -279,11 +386,67 @@ TEST(CpuBatch, BlocksMatchAccumulateBlock) {
 }
 
 TEST(CpuBatch, ShortAndEmptyBlocks) {
-  const DrawSpec spec = spec_wide();
-  for (std::uint64_t total : {0ull, 1ull, 7ull, 9ull, 65ull, 1000ull}) {
-    const Tally ref = accumulate_block(spec, total, 0);
-    const Tally t = accumulate_block_batched(spec, total, 0);
-    expect_block_matches(ref, t, "total " + std::to_string(total), spec, total, 0);
+  for (const DrawSpec& spec : {spec_wide(), spec_copula_marginals()}) {
+    for (std::uint64_t total : {0ull, 1ull, 7ull, 9ull, 65ull, 1000ull}) {
+      const Tally ref = accumulate_block(spec, total, 0);
+      const Tally t = accumulate_block_batched(spec, total, 0);
+      expect_block_matches(ref, t, "total " + std::to_string(total), spec, total, 0);
+    }
+  }
+}
+
+namespace {
+
+struct Seen {
+  std::uint64_t index;
+  int reason;
+  Outcome o;
+};
+
+struct Recorder : DrawVisitor {
+  std::vector<Seen> seen;
+  void visit(std::uint64_t index, int reason, const Outcome& o) override {
+    seen.push_back({index, reason, o});
+  }
+};
+
+}  // namespace
+
+// The analyses' path: a visitor sees every draw of the block in draw order,
+// with the scalar path's index, reason and outcome, and the partial is the
+// one computed without a visitor.
+TEST(CpuBatch, VisitorSeesTheScalarDraws) {
+  const std::uint64_t total = kBlockDraws + 1001;  // a full block and a short one
+  for (const Named& s : all_specs()) {
+    for (std::uint64_t k = 0; k < 2; ++k) {
+      Recorder scalar;
+      (void)accumulate_block(s.spec, total, k, &scalar);
+      for (BatchIsa isa : kIsas) {
+        if (!batch_isa_supported(isa)) continue;
+        const std::string what = std::string(s.name) + " block " + std::to_string(k) + " isa " +
+                                 std::to_string(static_cast<int>(isa));
+        Recorder batched;
+        const Tally t = accumulate_block_batched(s.spec, total, k, isa, &batched);
+        EXPECT_TRUE(same_tally(t, accumulate_block_batched(s.spec, total, k, isa))) << what;
+        ASSERT_EQ(batched.seen.size(), scalar.seen.size()) << what;
+        int failures = 0;
+        for (std::size_t i = 0; i < scalar.seen.size() && failures < 5; ++i) {
+          const Seen &a = scalar.seen[i], &b = batched.seen[i];
+          bool ok = a.index == b.index && a.reason == b.reason;
+          for (int f = 0; f < kNumParams; ++f) ok = ok && same(a.o.v[f], b.o.v[f]);
+          if (ok && (a.reason < 0 || a.reason == I_nonfinite_output)) {
+            for (int f = kNumParams; f < kNumFields; ++f) ok = ok && same(a.o.v[f], b.o.v[f]);
+            ok = ok && a.o.regime2 == b.o.regime2 && a.o.regime_up == b.o.regime_up &&
+                 a.o.a2crit_defined == b.o.a2crit_defined;
+            for (int e = 0; e < kNumEvents; ++e) ok = ok && a.o.event[e] == b.o.event[e];
+          }
+          if (!ok) {
+            ++failures;
+            ADD_FAILURE() << what << ": visit " << i << " (draw " << a.index << ") differs";
+          }
+        }
+      }
+    }
   }
 }
 
