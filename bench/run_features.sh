@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Cost of the analyses of issues 3 and 4 on the CPU backend, measured side by
-# side in one run: histograms, conditions, paths, correlation, sensitivity and a
-# sweep, each against a plain run. Writes bench/results/features_cpu_<UTC date>.json
-# and prints a table (and, with --markdown, the same as a Markdown table).
+# Cost of the analyses of issues 3 and 4 on one backend, measured side by side
+# in one run: histograms, conditions, paths, correlation, sensitivity, per-draw
+# output and a sweep, each against a plain run. Writes
+# bench/results/features_<backend>_<UTC date>.json and prints a table (and, with
+# --markdown, the same as a Markdown table).
 #
-#   bench/run_features.sh [-r REPS] [--seconds S] [--build-dir DIR] [--no-build]
-#                         [--out FILE] [--markdown]
+#   bench/run_features.sh [--backend cpu|cuda] [-r REPS] [--seconds S] [--build-dir DIR]
+#                         [--no-build] [--out FILE] [--markdown]
 #
+#   --backend B       cpu (default) or cuda; sensitivity runs on the CPU with either
 #   -r, --reps N      repetitions of each measurement, alternated (default 5); medians reported
 #   --seconds S       target wall time of one measurement; draws are calibrated to it (default 2)
 #   --build-dir DIR   Release build to use/make (default build-bench)
@@ -14,7 +16,7 @@
 #   --out FILE        result JSON (default bench/results/features_cpu_<UTC date>.json)
 #   --markdown        also print the table as Markdown (for docs/bench_features.md)
 #
-# What is measured (all `spillmc run CONFIG --backend cpu -q -o TMP --force`, all cores):
+# What is measured (all `spillmc run CONFIG --backend B -q -o TMP --force`, all cores):
 #   plain               configs/baseline.yaml, histograms=false: the reference
 #   histograms          configs/baseline.yaml as it is (default histograms: 19 outputs, 1000 bins)
 #   conditions          plain + conditions=[leader_gains, upgrade_gain_positive]
@@ -24,6 +26,8 @@
 #   sensitivity         plain + sensitivity {outputs: [upgrade_gain, upgrade_gain_positive],
 #                       base_draws: B} with --draws 1: model evaluations (the file's
 #                       /sensitivity attribute `evaluations`) per second of the run
+#   draws               plain + output.draws=all (13 default fields, no compression)
+#                       written to the temporary directory: end-to-end per-draw output
 #   sweep               configs/study_upgrade.yaml with sweep.draws_per_cell reduced:
 #                       cells x draws per cell per second
 # Rates are the file's draws_per_second (draws / the run's wall_seconds: process
@@ -38,6 +42,7 @@ cd "$root"
 
 reps=5
 seconds=2
+backend=cpu
 build_dir=build-bench
 do_build=1
 out=
@@ -46,6 +51,7 @@ orig_args=("$@")
 while (($#)); do
   case $1 in
     -r | --reps) reps=$2; shift 2 ;;
+    --backend) backend=$2; shift 2 ;;
     --seconds) seconds=$2; shift 2 ;;
     --build-dir) build_dir=$2; shift 2 ;;
     --no-build) do_build=0; shift ;;
@@ -56,18 +62,19 @@ while (($#)); do
   esac
 done
 
+[[ $backend == cpu || $backend == cuda ]] || { echo "run_features: --backend takes cpu or cuda" >&2; exit 2; }
 me=run_features
 # shellcheck source=bench/lib.sh
 source bench/lib.sh
 bench_python h5py
 bench_build "$build_dir" "$do_build"
-# lib.sh names results <stamp>-<host>-KIND.json; this one is features_cpu_<stamp>.json.
+# lib.sh names results <stamp>-<host>-KIND.json; this one is features_<backend>_<stamp>.json.
 default_out=$([[ -z $out ]] && echo 1 || echo 0)
 bench_result_path features
-((default_out)) && out=bench/results/features_cpu_$stamp.json
+((default_out)) && out=bench/results/features_${backend}_$stamp.json
 
 export FEAT_BIN=$bin FEAT_REPS=$reps FEAT_SECONDS=$seconds FEAT_OUT=$out FEAT_HOST=$host
-export FEAT_MARKDOWN=$markdown
+export FEAT_MARKDOWN=$markdown FEAT_BACKEND=$backend
 export FEAT_COMMAND="bench/run_features.sh${orig_args[*]:+ ${orig_args[*]}}"
 exec "$python" - <<'END_PYTHON'
 import atexit, json, os, shlex, shutil, statistics, subprocess, sys, tempfile, time
@@ -79,6 +86,7 @@ import h5py
 env = os.environ
 BIN, OUT = env["FEAT_BIN"], env["FEAT_OUT"]
 REPS, SECONDS = int(env["FEAT_REPS"]), float(env["FEAT_SECONDS"])
+BACKEND = env["FEAT_BACKEND"]
 NPROC = os.cpu_count()
 BLOCK = 65536  # spillmc's block: draw counts are whole blocks
 tmp = tempfile.mkdtemp(prefix="spillmc-features-")
@@ -95,7 +103,7 @@ class Failed(Exception):
 
 def spillmc(args):
     """Runs spillmc with args; returns (file attributes, sensitivity attributes, wall)."""
-    cmd = [BIN, "run"] + args + ["--backend", "cpu", "-q", "-o", H5, "--force"]
+    cmd = [BIN, "run"] + args + ["--backend", BACKEND, "-q", "-o", H5, "--force"]
     t0 = time.perf_counter()
     p = subprocess.run(cmd, capture_output=True, text=True)
     wall = time.perf_counter() - t0
@@ -153,6 +161,9 @@ variant("sensitivity", "baseline.yaml + sensitivity [upgrade_gain, upgrade_gain_
         "--draws 1; rate = model evaluations / s",
         lambda n: [base, "--draws", "1"] + NOHIST + ["--set", SENS % n], 200000, 100000,
         rate=evals_rate, unit="evals/s", size="base_draws")
+variant("draws", "baseline.yaml + output.draws=all (13 fields, no compression), histograms off",
+        lambda n: [base, "--draws", str(n)] + NOHIST + ["--set", "output.draws=all"], 1 << 21,
+        BLOCK)
 variant("sweep", "study_upgrade.yaml (65 x 41 cells), draws_per_cell reduced; "
         "rate = cells x draws per cell / s",
         lambda n: [study, "--set", f"sweep.draws_per_cell={n}"], 1000, 100,
@@ -215,7 +226,7 @@ meas = {}
 for name, v in V.items():
     m = {"what": v["what"], "command": shlex.join(
         ["spillmc", "run"] + v["args"](v.get("size", v["probe"])) +
-        ["--backend", "cpu", "-q", "-o", "TMP.h5", "--force"]), "unit": v["unit"]}
+        ["--backend", BACKEND, "-q", "-o", "TMP.h5", "--force"]), "unit": v["unit"]}
     if not ok(name):
         m.update(status="failed", error=v["error"])
         meas[name] = m
@@ -247,7 +258,7 @@ result = {
     "schema": 1,
     **provenance(),
     "command": env["FEAT_COMMAND"],
-    "backend": "cpu",
+    "backend": BACKEND,
     "device": device,
     "machine": {"host": env["FEAT_HOST"], "nproc": NPROC, "cpu_model": cpu_model(),
                 "kernel": os.uname().release, "loadavg_start": load_start,
@@ -257,8 +268,6 @@ result = {
     "reps": REPS,
     "seconds_per_measurement": SECONDS,
     "measurements": meas,
-    "cuda": "not measured: no GPU on this machine (the CUDA backend runs sweeps but refuses "
-            "histograms, conditions, paths and per-draw output: they run on the cpu backend only)",
 }
 with open(OUT, "w") as f:
     json.dump(result, f, indent=1)
@@ -281,16 +290,16 @@ def row(n):
 hdr = ["variant", "median", "unit", "/ plain", "/ own baseline", "size"]
 rows = [row(n) for n in V]
 print()
-print(f"SpillMC feature costs, CPU backend ({device}; {NPROC} cores, {cpu_model()}), "
+print(f"SpillMC feature costs, {BACKEND} backend ({device}; {NPROC} cores, {cpu_model()}), "
       f"{REPS} reps side by side, medians; load {load_start[0]:.1f} -> {load_end[0]:.1f}")
 w = [max(len(str(r[i])) for r in rows + [hdr]) for i in range(len(hdr))]
 for r in [hdr] + rows:
     print("  " + "  ".join(str(c).ljust(w[i]) for i, c in enumerate(r)))
 if env["FEAT_MARKDOWN"] == "1":
     print()
-    print("| " + " | ".join(hdr + ["CUDA"]) + " |")
-    print("|" + "---|" * (len(hdr) + 1))
+    print("| " + " | ".join(hdr) + " |")
+    print("|" + "---|" * len(hdr))
     for r in rows:
-        print("| " + " | ".join(str(c) for c in r) + " | not measured |")
+        print("| " + " | ".join(str(c) for c in r) + " |")
 print(f"run_features: wrote {OUT}")
 END_PYTHON

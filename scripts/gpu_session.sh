@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Everything a session with a lent GPU does, in one call (device time is short):
 # build for sm_90 with tests, run the whole suite (GPU tests included), then
-# the GPU benchmark. Logs and the result JSON go to $1 (default $OUT or ./gpu-out).
+# the GPU benchmarks. Logs and the result JSON go to $1 (default $OUT or ./gpu-out).
 #
 # On the development machine first: bench/fetch_debs.sh   (fills .debs/)
 # Then, with the device tool: run(carry=[".debs"], command="scripts/gpu_session.sh $OUT")
@@ -31,4 +31,9 @@ grep -E "tests passed|Skipped|Failed|FAILED" "$out/ctest.log" | tail -30
 
 bench/run_gpu.sh --no-build --build-dir "$build" --copy-to "$out" >"$out/bench.log" 2>&1 || status=1
 tail -20 "$out/bench.log"
+
+# Feature costs (histograms, conditions, paths, per-draw output, sweep) on the GPU.
+bench/run_features.sh --backend cuda --no-build --build-dir "$build" -r 3 --markdown \
+  --out "$out/features_cuda.json" >"$out/features.log" 2>&1 || status=1
+tail -20 "$out/features.log"
 exit $status

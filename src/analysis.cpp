@@ -25,16 +25,33 @@ void Extra::init(const AnalysisSpec& a) {
   path_best.assign(a.paths.n > 0 ? static_cast<std::size_t>(a.paths.n) + 1 : 0, 0);
 }
 
-void Extra::merge(const Extra& o) {
-  if (o.empty()) return;
-  if (empty()) {
-    *this = o;
+namespace {
+// Integer counts add; an empty side is all zero.
+void add_counts(std::vector<std::uint64_t>& a, const std::vector<std::uint64_t>& b) {
+  if (b.empty()) return;
+  if (a.empty()) {
+    a = b;
     return;
   }
-  for (std::size_t i = 0; i < hist.size(); ++i) hist[i] += o.hist[i];
-  for (std::size_t i = 0; i < cond.size(); ++i) cond[i].merge(o.cond[i]);
-  for (std::size_t i = 0; i < path_gain.size(); ++i) path_gain[i].merge(o.path_gain[i]);
-  for (std::size_t i = 0; i < path_best.size(); ++i) path_best[i] += o.path_best[i];
+  for (std::size_t i = 0; i < a.size(); ++i) a[i] += b[i];
+}
+// Ordered merges (Tally, Moments): `b` is the later block.
+template <class T>
+void merge_in_order(std::vector<T>& a, const std::vector<T>& b) {
+  if (b.empty()) return;
+  if (a.empty()) {
+    a = b;
+    return;
+  }
+  for (std::size_t i = 0; i < a.size(); ++i) a[i].merge(b[i]);
+}
+}  // namespace
+
+void Extra::merge(const Extra& o) {
+  add_counts(hist, o.hist);
+  merge_in_order(cond, o.cond);
+  merge_in_order(path_gain, o.path_gain);
+  add_counts(path_best, o.path_best);
 }
 
 std::size_t Extra::byte_size() const {
@@ -69,7 +86,7 @@ std::uint64_t RunPlan::blocks_per_cell() const {
   return block_count(draws);
 }
 std::uint64_t RunPlan::segments_per_cell() const {
-  return segment_count(draws);
+  return segment_count(draws, segment_blocks);
 }
 
 RunPlan plain_plan(const DrawSpec& spec, std::uint64_t draws) {
@@ -318,16 +335,13 @@ void BlockAnalysis::finish(Extra& out) const {
   for (std::size_t i = 0; i < out.path_gain.size(); ++i) out.path_gain[i] = path_sums_[i].moments();
 }
 
-// Backends without their own plan support: a plain plan, or a sweep without
-// analyses, runs as one compute_blocks call per cell's run of blocks.
+// Backends without their own plan support (the MPI decorator for per-draw
+// output, which it refuses earlier): one compute_blocks call per cell's run of blocks.
 void Backend::compute_plan_blocks(const RunPlan& plan, std::uint64_t first_block,
                                   std::uint64_t nblocks, Tally* partials, Extra* extras,
                                   DrawBatch* batches) {
-  if (extras || batches) {
-    throw InputError(
-        "histograms, conditions, paths and per-draw output run on the cpu backend "
-        "only in this version (backend: cpu, or histograms: false)");
-  }
+  if (extras || batches)
+    throw Error("backend " + name() + " does not compute analyses or per-draw output");
   const std::uint64_t bpc = plan.blocks_per_cell();
   std::uint64_t j = 0;
   while (j < nblocks) {

@@ -122,25 +122,6 @@ int cmd_run(const RunArgs& args) {
   if (writer) check_output_path(cfg.output_path, args.force);
   auto backend = make_mpi_backend(select_backend(cfg.backend, cfg.threads, g_mpi->local_rank()),
                                   *g_mpi, &g_stop);
-  // The analyses have no CUDA kernels yet (docs/analyses.md): default histograms
-  // are dropped on the GPU, requested analyses move an auto run to the CPU.
-  if (backend->name() == "cuda" && (plan.analysis.has_extra() || plan.analysis.has_draws())) {
-    if (!cfg.histograms.explicitly_set && !plan.analysis.hist_fields.empty()) {
-      spdlog::info(
-          "histograms: off on the cuda backend (set histograms: or backend: cpu for them)");
-      plan.analysis.hist_fields.clear();
-      plan.analysis.hist_axes.clear();
-      plan.analysis.hist_from_pilot.clear();
-    }
-    if (plan.analysis.has_extra() || plan.analysis.has_draws()) {
-      if (cfg.backend == BackendChoice::cuda)
-        throw InputError(
-            "backend: cuda does not run histograms, conditions, paths or per-draw "
-            "output in this version; use backend: cpu (or auto)");
-      spdlog::warn("the analyses run on the cpu backend only in this version: using cpu");
-      backend = make_mpi_backend(select_backend(BackendChoice::cpu, cfg.threads), *g_mpi, &g_stop);
-    }
-  }
   if (plan.cells.size() > 1)
     spdlog::info(
         "sweep: {} cells x {} draws per cell ('draws' is not used), seed {}, model {}, "

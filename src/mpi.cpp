@@ -47,10 +47,11 @@ class MpiBackend final : public Backend {
   }
 
   // As compute_blocks, with the analyses' Extras gathered as bytes (their size
-  // is fixed by the plan). Per-draw output is refused under MPI (analysis.cpp).
+  // is fixed by the plan); every rank's share of a sweep's blocks is one local
+  // call (one launch on a GPU). Per-draw output is refused under MPI (analysis.cpp).
   void compute_plan_blocks(const RunPlan& plan, std::uint64_t first_block, std::uint64_t nblocks,
                            Tally* partials, Extra* extras, DrawBatch* batches) override {
-    if (!extras || batches) {
+    if (batches) {
       Backend::compute_plan_blocks(plan, first_block, nblocks, partials, extras, batches);
       return;
     }
@@ -58,13 +59,14 @@ class MpiBackend final : public Backend {
     const auto size = static_cast<std::uint64_t>(session_.size());
     std::vector<int> counts(size), displs(size), bcounts(size), bdispls(size);
     Extra proto;
-    proto.init(plan.analysis);
+    if (extras) proto.init(plan.analysis);
     const std::size_t row = proto.byte_size();
     for (std::uint64_t r = 0; r < size; ++r) {
       const std::uint64_t lo = nblocks * r / size, hi = nblocks * (r + 1) / size;
       displs[r] = static_cast<int>(lo);
       counts[r] = static_cast<int>(hi - lo);
-      if (hi * row > static_cast<std::uint64_t>(INT_MAX))
+      if (hi > static_cast<std::uint64_t>(INT_MAX) ||
+          hi * row > static_cast<std::uint64_t>(INT_MAX))
         throw Error("MPI chunk of " + std::to_string(nblocks) + " blocks is too large");
       bdispls[r] = static_cast<int>(lo * row);
       bcounts[r] = static_cast<int>((hi - lo) * row);
@@ -73,11 +75,18 @@ class MpiBackend final : public Backend {
     const auto lo = static_cast<std::uint64_t>(displs[me]);
     const auto n = static_cast<std::uint64_t>(counts[me]);
     if (n > 0)
-      local_->compute_plan_blocks(plan, first_block + lo, n, partials + lo, extras + lo, nullptr);
+      local_->compute_plan_blocks(plan, first_block + lo, n, partials + lo,
+                                  extras ? extras + lo : nullptr, nullptr);
     MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, partials, counts.data(), displs.data(),
                    tally_type_, MPI_COMM_WORLD);
+    if (!extras) return;
     std::vector<unsigned char> bytes(nblocks * row);
-    for (std::uint64_t j = 0; j < n; ++j) extras[lo + j].to_bytes(bytes.data() + (lo + j) * row);
+    for (std::uint64_t j = 0; j < n; ++j) {
+      Extra& x = extras[lo + j];
+      if (x.hist.size() != proto.hist.size())
+        x.hist = proto.hist;  // empty: all zero (analysis.hpp)
+      x.to_bytes(bytes.data() + (lo + j) * row);
+    }
     MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, bytes.data(), bcounts.data(), bdispls.data(),
                    MPI_BYTE, MPI_COMM_WORLD);
     for (std::uint64_t j = 0; j < nblocks; ++j) {

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,9 @@ std::uint64_t segment_draws(std::uint64_t draws, std::uint64_t j, std::uint64_t 
 
 namespace {
 
+// Host memory a chunk's per-block analysis state may take (see block_state_bytes).
+constexpr std::uint64_t kChunkStateBytes = std::uint64_t{256} << 20;
+
 // Where blocks and segments lie in a plan's global numbering: cell c holds
 // global blocks [c bpc, (c + 1) bpc) and global segments [c spc, (c + 1) spc).
 struct Geometry {
@@ -52,6 +56,23 @@ struct Geometry {
   }
   std::uint64_t block_len(std::uint64_t g) const { return block_length(draws, g % bpc); }
 };
+
+// Host bytes one block's Extra and selected draws take at most.
+std::uint64_t block_state_bytes(const RunPlan& plan) {
+  std::uint64_t bytes = 0;
+  if (plan.analysis.has_extra()) {
+    Extra proto;
+    proto.init(plan.analysis);
+    bytes += proto.byte_size();
+  }
+  if (plan.analysis.has_draws()) {
+    const DrawsOutputConfig& d = plan.analysis.draws;
+    const std::uint64_t rows = selected_below(d.select, d.n, kBlockDraws);
+    // index, status and two regimes, and the fields
+    bytes += rows * (sizeof(std::uint64_t) + 3 + sizeof(double) * d.fields.size());
+  }
+  return bytes;
+}
 
 }  // namespace
 
@@ -97,13 +118,20 @@ std::string check_segment_progress(const SegmentProgress& p, std::uint64_t draws
                              segment_blocks);
 }
 
-SegmentProgress run_plan_segments(Backend& backend, const RunPlan& plan,
+SegmentProgress run_plan_segments(Backend& backend, const RunPlan& plan_in,
                                   std::uint64_t first_segment, std::uint64_t end_segment,
                                   const ProgressFn& progress, const std::atomic<bool>* cancel,
                                   std::uint64_t chunk_blocks, std::uint64_t segment_blocks,
                                   const SegmentProgress* resume, const ChunkFn& after_chunk,
                                   const DrawsFn& draws_fn) {
   if (segment_blocks == 0) segment_blocks = kSegmentBlocks;
+  // The backend sees the segment size this fold uses (RunPlan::segment_blocks).
+  std::optional<RunPlan> resized;
+  if (segment_blocks != plan_in.segment_blocks) {
+    resized = plan_in;
+    resized->segment_blocks = segment_blocks;
+  }
+  const RunPlan& plan = resized ? *resized : plan_in;
   const Geometry geo(plan, segment_blocks);
   end_segment = std::min(end_segment, geo.segments());
   first_segment = std::min(first_segment, end_segment);
@@ -115,6 +143,11 @@ SegmentProgress run_plan_segments(Backend& backend, const RunPlan& plan,
   const bool extra = plan.analysis.has_extra();
   const bool want_draws = plan.analysis.has_draws();
   if (chunk_blocks == 0) chunk_blocks = backend.preferred_chunk_blocks();
+  // The chunk's per-block host state (Extras, selected draws) stays within a
+  // budget: a GPU's chunk of thousands of blocks would otherwise hold GBs.
+  const std::uint64_t per_block = block_state_bytes(plan);
+  if (per_block > 0)
+    chunk_blocks = std::min(chunk_blocks, std::max<std::uint64_t>(1, kChunkStateBytes / per_block));
   if (chunk_blocks == 0) chunk_blocks = 1;
   const auto chunk =
       static_cast<std::size_t>(std::min(chunk_blocks, std::max<std::uint64_t>(b1 - b0, 1)));

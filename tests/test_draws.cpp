@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <csignal>
 #include <cstdint>
@@ -15,10 +16,13 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "harness.hpp"
+#include "spillmc/analysis.hpp"
+#include "spillmc/backend.hpp"
 #include "spillmc/config.hpp"
 #include "spillmc/draw.hpp"
 #include "spillmc/draw_batch.hpp"
@@ -26,6 +30,7 @@
 #include "spillmc/errors.hpp"
 #include "spillmc/fields.hpp"
 #include "spillmc/result.hpp"
+#include "spillmc/run.hpp"
 #include "spillmc/shard.hpp"
 #include "spillmc/tally.hpp"
 
@@ -355,6 +360,52 @@ TEST(DrawSelection, CountsMatchBruteForce) {
   DrawsOutputConfig off;
   EXPECT_EQ(draws_selected_count(off, 100), 0u);
   EXPECT_FALSE(draw_selected(off, 0));
+}
+
+// Records what the driver hands a backend, and computes on the CPU.
+class RecordingBackend final : public Backend {
+ public:
+  std::string name() const override { return "recording"; }
+  std::string device() const override { return inner_->device(); }
+  std::uint64_t preferred_chunk_blocks() const override { return 1000; }  // a GPU-sized chunk
+  void compute_blocks(const DrawSpec& spec, std::uint64_t total, std::uint64_t first,
+                      std::uint64_t n, Tally* partials) override {
+    inner_->compute_blocks(spec, total, first, n, partials);
+  }
+  void compute_plan_blocks(const RunPlan& plan, std::uint64_t first, std::uint64_t n,
+                           Tally* partials, Extra* extras, DrawBatch* batches) override {
+    max_blocks = std::max(max_blocks, n);
+    segment_blocks.push_back(plan.segment_blocks);
+    inner_->compute_plan_blocks(plan, first, n, partials, extras, batches);
+  }
+  std::uint64_t max_blocks = 0;
+  std::vector<std::uint64_t> segment_blocks;
+
+ private:
+  std::unique_ptr<Backend> inner_ = make_cpu_backend(0);
+};
+
+// A chunk's selected draws stay within the driver's 256 MiB budget whatever
+// chunk the backend prefers (a GPU's thousands of blocks would hold GBs), the
+// backend sees the segment size the driver folds with, and neither changes a bit.
+TEST(DrawChunks, HostStateStaysWithinBudget) {
+  RunPlan plan = plain_plan(wide_spec(), 25 * kBlockDraws);
+  plan.analysis.draws = draws_cfg(DrawSelect::all, 0, all_fields(), false);
+  const std::uint64_t per_block = kBlockDraws * (8 + 3 + 8 * kNumFields);
+  RecordingBackend rec;
+  std::uint64_t rows = 0;
+  const DrawsFn count = [&rows](std::uint64_t, const DrawBatch& b) { rows += b.size(); };
+  const SegmentProgress got =
+      run_plan_segments(rec, plan, 0, 13, {}, nullptr, 0, 2, nullptr, {}, count);
+  EXPECT_EQ(rows, plan.draws);
+  EXPECT_LE(rec.max_blocks * per_block, std::uint64_t{256} << 20);
+  EXPECT_GT(rec.max_blocks, 1u);
+  for (const std::uint64_t sb : rec.segment_blocks) EXPECT_EQ(sb, 2u);
+  auto cpu = make_cpu_backend(0);
+  const SegmentProgress want = run_plan_segments(*cpu, plan, 0, 13, {}, nullptr, 1, 2);
+  ASSERT_EQ(got.segments.size(), want.segments.size());
+  for (std::size_t j = 0; j < want.segments.size(); ++j)
+    EXPECT_EQ(std::memcmp(&got.segments[j], &want.segments[j], sizeof(Tally)), 0) << j;
 }
 
 // A file whose /draws bytes were changed fails the checksum.

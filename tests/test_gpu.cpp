@@ -11,9 +11,12 @@
 #include <string>
 #include <vector>
 
+#include "spillmc/analysis.hpp"
 #include "spillmc/backend.hpp"
 #include "spillmc/draw.hpp"
 #include "spillmc/errors.hpp"
+#include "spillmc/histogram.hpp"
+#include "spillmc/run.hpp"
 #include "spillmc/tally.hpp"
 
 namespace {
@@ -165,6 +168,38 @@ void expect_counts_equal(const Tally& cpu, const Tally& gpu) {
   }
 }
 
+// One field's moments, CUDA against CPU. `shift` is near the summed values
+// (the block's shift): tolerances relative to their scale stay meaningful for
+// means and extremes near 0.
+void expect_same_moments(const spillmc::Moments& r, const spillmc::Moments& g, double shift,
+                         bool exact_values) {
+  ASSERT_EQ(g.n, r.n);
+  if (r.n == 0) {  // nothing added: the default Moments
+    EXPECT_EQ(g.mean, 0.0);
+    EXPECT_EQ(g.m2, 0.0);
+    EXPECT_EQ(g.min, INFINITY);
+    EXPECT_EQ(g.max, -INFINITY);
+    return;
+  }
+  const double n = static_cast<double>(r.n);
+  const double offset = r.mean - shift;
+  const double sum_sq = r.m2 + n * offset * offset;  // sum of (x - shift)^2
+  const double rms = std::sqrt(sum_sq / n);
+  const double rel = sum_tolerance(r.n);
+  EXPECT_LE(std::fabs(g.mean - r.mean), rel * (std::fabs(r.mean) + rms))
+      << "gpu " << g.mean << " cpu " << r.mean;
+  EXPECT_LE(std::fabs(g.m2 - r.m2), rel * sum_sq) << "gpu " << g.m2 << " cpu " << r.m2;
+  if (exact_values) {
+    EXPECT_EQ(g.min, r.min);
+    EXPECT_EQ(g.max, r.max);
+  } else {  // single values: a few ulps apart at most
+    EXPECT_LE(std::fabs(g.min - r.min), kRel * (std::fabs(r.min) + rms))
+        << "gpu " << g.min << " cpu " << r.min;
+    EXPECT_LE(std::fabs(g.max - r.max), kRel * (std::fabs(r.max) + rms))
+        << "gpu " << g.max << " cpu " << r.max;
+  }
+}
+
 // Block k of a run of `total` draws: the CUDA partial against the CPU one.
 void expect_same_partial(const Case& c, std::uint64_t total, std::uint64_t k, const Tally& cpu,
                          const Tally& gpu) {
@@ -174,35 +209,7 @@ void expect_same_partial(const Case& c, std::uint64_t total, std::uint64_t k, co
   spillmc::block_shift(c.spec, k * kBlockDraws, spillmc::block_length(total, k), shift);
   for (int f = 0; f < spillmc::kNumFields; ++f) {
     SCOPED_TRACE(std::string("field ") + spillmc::kFieldNames[f]);
-    const spillmc::Moments& r = cpu.field[f];
-    const spillmc::Moments& g = gpu.field[f];
-    ASSERT_EQ(g.n, r.n);
-    if (r.n == 0) {  // nothing added: the default Moments
-      EXPECT_EQ(g.mean, 0.0);
-      EXPECT_EQ(g.m2, 0.0);
-      EXPECT_EQ(g.min, INFINITY);
-      EXPECT_EQ(g.max, -INFINITY);
-      continue;
-    }
-    // Scale of the summed values x - shift: tolerances relative to it stay
-    // meaningful for means and extremes near 0.
-    const double n = static_cast<double>(r.n);
-    const double offset = r.mean - shift[f];
-    const double sum_sq = r.m2 + n * offset * offset;  // sum of (x - shift)^2
-    const double rms = std::sqrt(sum_sq / n);
-    const double rel = sum_tolerance(r.n);
-    EXPECT_LE(std::fabs(g.mean - r.mean), rel * (std::fabs(r.mean) + rms))
-        << "gpu " << g.mean << " cpu " << r.mean;
-    EXPECT_LE(std::fabs(g.m2 - r.m2), rel * sum_sq) << "gpu " << g.m2 << " cpu " << r.m2;
-    if (c.exact_values) {
-      EXPECT_EQ(g.min, r.min);
-      EXPECT_EQ(g.max, r.max);
-    } else {  // single values: a few ulps apart at most
-      EXPECT_LE(std::fabs(g.min - r.min), kRel * (std::fabs(r.min) + rms))
-          << "gpu " << g.min << " cpu " << r.min;
-      EXPECT_LE(std::fabs(g.max - r.max), kRel * (std::fabs(r.max) + rms))
-          << "gpu " << g.max << " cpu " << r.max;
-    }
+    expect_same_moments(cpu.field[f], gpu.field[f], shift[f], c.exact_values);
   }
 }
 
@@ -398,6 +405,207 @@ TEST_F(CudaBackendTest, OutOfMemoryRetriesWithSmallerChunksSameBits) {
   small->compute_blocks(c.spec, total, 0, 11, got.data());
   EXPECT_LE(small->preferred_chunk_blocks(), 3u);
   for (std::uint64_t k = 0; k < 11; ++k) EXPECT_TRUE(same_bits(want[k], got[k])) << "block " << k;
+}
+
+// --- plans: sweep cells in one launch, analyses and per-draw output ------------
+
+// Elementary draws (host and device values agree to the bit), so counts,
+// histograms and best paths must agree exactly. cells > 1: a sweep over A1
+// with one stream per cell, as make_run_plan builds it.
+spillmc::RunPlan analysis_plan(std::uint64_t draws, int cells) {
+  using namespace spillmc;
+  RunPlan plan;
+  const DrawSpec base = make_spec(uniform(8, 12), uniform(0.5, 2), triangular(1, 2, 3.5),
+                                  uniform(0, 2), triangular(1, 2.5, 4), uniform(0.5, 3), 21);
+  for (int c = 0; c < cells; ++c) {
+    DrawSpec s = base;
+    if (cells > 1) s.dist[S_A1] = prepared(fixed(0.25 + 0.5 * c));
+    s.stream = static_cast<std::uint32_t>(c);
+    plan.cells.push_back(s);
+  }
+  plan.draws = draws;
+  AnalysisSpec& a = plan.analysis;
+  // Ranges that cut off both tails, so under- and overflow are counted too.
+  a.hist_fields = {F_q12, F_pi22, F_upgrade_gain, F_A2_crit, F_b};
+  a.hist_axes = {make_hist_axis(2, 9, 64), make_hist_axis(0.5, 12, 1000),
+                 make_hist_axis(-1, 6, 333), make_hist_axis(1.5, 3, 50),
+                 make_hist_axis(0.6, 1.9, 7)};
+  a.hist_from_pilot.assign(a.hist_fields.size(), false);
+  a.conditions = {{E_leader_gains, false},
+                  {E_leader_gains, true},
+                  {E_upgrade_gain_positive, false},
+                  {E_follower_active_up, true}};
+  PathsSpec& p = a.paths;
+  p.n = 3;
+  for (int k = 0; k < p.n; ++k) {
+    p.cost[k] = prepared(uniform(0.1 * k, 0.5 + 0.5 * k));
+    p.p_success[k] = prepared(uniform(0.2, 0.9));
+    p.theta_success[k] = prepared(triangular(0.3, 0.6 + 0.1 * k, 1.0));
+    p.theta_failure[k] = prepared(fixed(0.05 * k));
+  }
+  return plan;
+}
+
+// The analysis plan must exercise what it claims. CPU only.
+TEST(CudaTestSpecs, AnalysisPlanCoversConditionsPathsAndTails) {
+  const spillmc::RunPlan plan = analysis_plan(150000, 1);
+  auto cpu = spillmc::make_cpu_backend(2);
+  const spillmc::SegmentProgress st = spillmc::run_plan_segments(*cpu, plan, 0, 1);
+  ASSERT_EQ(st.extras.size(), 1u);
+  const spillmc::Extra& x = st.extras[0];
+  const std::uint64_t valid = st.segments[0].valid;
+  for (const Tally& c : x.cond) {
+    EXPECT_GT(c.valid, 0u);
+    EXPECT_LT(c.valid, valid);
+  }
+  std::size_t off = 0;
+  for (const spillmc::HistAxis& ax : plan.analysis.hist_axes) {
+    const auto bins = static_cast<std::size_t>(ax.bins);
+    EXPECT_GT(x.hist[off], 0u) << "underflow";
+    EXPECT_GT(x.hist[off + bins + 1], 0u) << "overflow";
+    off += bins + 2;
+  }
+  for (int k = 0; k <= plan.analysis.paths.n; ++k)
+    EXPECT_GT(x.path_best[static_cast<std::size_t>(k)], 0u) << "path " << k;
+}
+
+// Every block's Tally, conditional Tallies, path moments and best-path counts,
+// and the run's histograms: CUDA against the CPU backend.
+TEST_F(CudaBackendTest, PlanAnalysesMatchCpu) {
+  auto cpu = spillmc::make_cpu_backend(0);
+  for (const int cells : {1, 3}) {
+    SCOPED_TRACE(std::to_string(cells) + " cells");
+    const spillmc::RunPlan plan = analysis_plan(150000, cells);  // 3 blocks per cell
+    const std::uint64_t n = plan.total_blocks();
+    std::vector<Tally> pc(n), pg(n);
+    std::vector<spillmc::Extra> xc(n), xg(n);
+    cpu->compute_plan_blocks(plan, 0, n, pc.data(), xc.data(), nullptr);
+    backend_->compute_plan_blocks(plan, 0, n, pg.data(), xg.data(), nullptr);
+    spillmc::Extra tc, tg;
+    for (std::uint64_t j = 0; j < n; ++j) {
+      const Case c{"cell", plan.cells[j / plan.blocks_per_cell()], true};
+      const std::uint64_t k = j % plan.blocks_per_cell();
+      expect_same_partial(c, plan.draws, k, pc[j], pg[j]);
+      ASSERT_EQ(xg[j].cond.size(), xc[j].cond.size());
+      for (std::size_t q = 0; q < xc[j].cond.size(); ++q) {
+        SCOPED_TRACE("condition " + spillmc::condition_name(plan.analysis.conditions[q]));
+        expect_same_partial(c, plan.draws, k, xc[j].cond[q], xg[j].cond[q]);
+      }
+      ASSERT_EQ(xg[j].path_gain.size(), xc[j].path_gain.size());
+      for (std::size_t q = 0; q < xc[j].path_gain.size(); ++q) {
+        SCOPED_TRACE("path " + std::to_string(q));
+        const spillmc::Moments& r = xc[j].path_gain[q];
+        expect_same_moments(r, xg[j].path_gain[q], r.value(), true);
+      }
+      EXPECT_EQ(xg[j].path_best, xc[j].path_best) << "block " << j;
+      tc.merge(xc[j]);
+      tg.merge(xg[j]);
+    }
+    EXPECT_EQ(tg.hist, tc.hist);
+  }
+}
+
+spillmc::RunPlan sweep_of_cases(std::uint64_t draws) {
+  spillmc::RunPlan plan;
+  for (const Case& c : cases()) {
+    plan.cells.push_back(c.spec);
+    plan.cells.back().stream = static_cast<std::uint32_t>(plan.cells.size());
+  }
+  plan.draws = draws;
+  return plan;
+}
+
+// All cells of a sweep in one launch from the spec table: every block as a
+// call for its cell alone gives it (same bits).
+TEST_F(CudaBackendTest, SweepCellsInOneLaunchMatchPerCellCalls) {
+  const spillmc::RunPlan plan = sweep_of_cases(100000);  // 2 blocks per cell
+  const std::uint64_t n = plan.total_blocks();
+  std::vector<Tally> all(n);
+  backend_->compute_plan_blocks(plan, 0, n, all.data(), nullptr, nullptr);
+  for (std::uint64_t j = 0; j < n; ++j) {
+    const DrawSpec& spec = plan.cells[j / plan.blocks_per_cell()];
+    const std::uint64_t k = j % plan.blocks_per_cell();
+    EXPECT_TRUE(same_bits(all[j], gpu(spec, plan.draws, k, 1)[0])) << "block " << j;
+  }
+}
+
+bool same_extra_bits(const spillmc::Extra& a, const spillmc::Extra& b) {
+  if (a.byte_size() != b.byte_size()) return false;
+  std::vector<unsigned char> x(a.byte_size()), y(b.byte_size());
+  a.to_bytes(x.data());
+  b.to_bytes(y.data());
+  return x == y;
+}
+
+// Launch boundaries, segment sizes and out-of-memory retries move where a
+// segment's histogram lands among its blocks, never the segment's totals.
+TEST_F(CudaBackendTest, PlanSegmentsDoNotDependOnChunking) {
+  const spillmc::RunPlan plan = analysis_plan(5 * kBlockDraws - 7, 3);
+  const std::uint64_t sb = 2;  // segments of 2 blocks: 3 per cell
+  const std::uint64_t nseg = 3 * 3;
+  const spillmc::SegmentProgress want =
+      spillmc::run_plan_segments(*backend_, plan, 0, nseg, {}, nullptr, 0, sb);
+  ASSERT_EQ(want.extras.size(), nseg);
+  ASSERT_EQ(setenv("SPILLMC_TEST_CUDA_OOM_BLOCKS", "3", 1), 0);
+  std::unique_ptr<spillmc::Backend> small = spillmc::make_cuda_backend(0);
+  unsetenv("SPILLMC_TEST_CUDA_OOM_BLOCKS");
+  for (const std::uint64_t chunk : {1, 3, 4, 7}) {
+    for (spillmc::Backend* b : {backend_.get(), small.get()}) {
+      SCOPED_TRACE("chunk " + std::to_string(chunk));
+      const spillmc::SegmentProgress got =
+          spillmc::run_plan_segments(*b, plan, 0, nseg, {}, nullptr, chunk, sb);
+      ASSERT_EQ(got.extras.size(), nseg);
+      for (std::uint64_t j = 0; j < nseg; ++j) {
+        EXPECT_TRUE(same_bits(got.segments[j], want.segments[j])) << "segment " << j;
+        EXPECT_TRUE(same_extra_bits(got.extras[j], want.extras[j])) << "segment " << j;
+      }
+    }
+  }
+}
+
+// Per-draw output: every selected draw's codes and values, CUDA against CPU.
+TEST_F(CudaBackendTest, PerDrawOutputMatchesCpu) {
+  auto cpu = spillmc::make_cpu_backend(0);
+  using spillmc::DrawSelect;
+  for (const Case& c : {cases()[1], Case{"invalid_and_regimes", invalid_and_regimes(), false}}) {
+    for (const auto& sel : {std::make_pair(DrawSelect::all, std::uint64_t{0}),
+                            std::make_pair(DrawSelect::every, std::uint64_t{7}),
+                            std::make_pair(DrawSelect::first, std::uint64_t{70000})}) {
+      SCOPED_TRACE(c.name + ", selection " + std::to_string(static_cast<int>(sel.first)));
+      spillmc::RunPlan plan = spillmc::plain_plan(c.spec, 150000);
+      plan.analysis.draws.select = sel.first;
+      plan.analysis.draws.n = sel.second;
+      for (int f = 0; f < spillmc::kNumFields; ++f) plan.analysis.draws.fields.push_back(f);
+      const std::uint64_t n = plan.total_blocks();
+      std::vector<Tally> pc(n), pg(n);
+      std::vector<spillmc::DrawBatch> bc(n), bg(n);
+      cpu->compute_plan_blocks(plan, 0, n, pc.data(), nullptr, bc.data());
+      backend_->compute_plan_blocks(plan, 0, n, pg.data(), nullptr, bg.data());
+      for (std::uint64_t j = 0; j < n; ++j) {
+        SCOPED_TRACE("block " + std::to_string(j));
+        expect_same_partial(c, plan.draws, j, pc[j], pg[j]);
+        ASSERT_EQ(bg[j].index, bc[j].index);
+        EXPECT_EQ(bg[j].status, bc[j].status);
+        EXPECT_EQ(bg[j].regime2, bc[j].regime2);
+        EXPECT_EQ(bg[j].regime_up, bc[j].regime_up);
+        ASSERT_EQ(bg[j].values.size(), bc[j].values.size());
+        for (std::size_t q = 0; q < bc[j].values.size(); ++q) {
+          const std::vector<double>& r = bc[j].values[q];
+          const std::vector<double>& g = bg[j].values[q];
+          ASSERT_EQ(g.size(), r.size());
+          std::size_t bad = 0;
+          for (std::size_t i = 0; i < r.size(); ++i) {
+            const bool same = std::isnan(r[i]) ? std::isnan(g[i])
+                              : c.exact_values
+                                  ? g[i] == r[i]
+                                  : std::fabs(g[i] - r[i]) <= kRel * (1.0 + std::fabs(r[i]));
+            bad += same ? 0 : 1;
+          }
+          EXPECT_EQ(bad, 0u) << "field " << spillmc::kFieldNames[q];
+        }
+      }
+    }
+  }
 }
 
 }  // namespace

@@ -33,7 +33,10 @@ struct AnalysisSpec {
   std::size_t hist_size() const;  // total counters over fields (bins + 2 each)
 };
 
-// Mergeable state of the analyses for any number of blocks.
+// Mergeable state of the analyses for any number of blocks. A block's Extra
+// may leave `hist` empty, meaning all zero: the CUDA backend counts a whole
+// segment's histogram at once and hands it over with the segment's first block
+// of a call (counts add exactly, so where they land within a segment is free).
 struct Extra {
   std::vector<std::uint64_t> hist;       // per hist field: underflow, bins..., overflow
   std::vector<Tally> cond;               // one per condition
@@ -57,6 +60,9 @@ struct RunPlan {
   std::vector<DrawSpec> cells;
   std::uint64_t draws = 0;
   AnalysisSpec analysis;
+  // Blocks per segment (tests use small ones). Backends may rely on it: the
+  // driver never folds a segment across this boundary.
+  std::uint64_t segment_blocks = kSegmentBlocks;
 
   std::uint64_t blocks_per_cell() const;
   std::uint64_t segments_per_cell() const;

@@ -26,8 +26,9 @@ class Backend {
   // Global blocks [first_block, first_block + nblocks) of a plan (analysis.hpp:
   // block g belongs to cell g / blocks_per_cell). extras[j] / batches[j]
   // receive the block's analyses and selected draws; both are null when the
-  // plan has none. The default runs compute_blocks per run of blocks of one
-  // cell and refuses analyses; the CPU backend overrides it.
+  // plan has none. The CPU and CUDA backends run all cells and analyses in one
+  // pass; the default runs compute_blocks per run of blocks of one cell and
+  // refuses analyses.
   virtual void compute_plan_blocks(const RunPlan& plan, std::uint64_t first_block,
                                    std::uint64_t nblocks, Tally* partials, Extra* extras,
                                    DrawBatch* batches);

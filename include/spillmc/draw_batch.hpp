@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "spillmc/config.hpp"
+#include "spillmc/hd.hpp"
 #include "spillmc/model.hpp"
 
 namespace spillmc {
@@ -28,34 +29,47 @@ struct DrawBatch {
   void add(std::uint64_t i, int reason, const Outcome& o, const std::vector<int>& fields);
 };
 
-// Whether draw i is written under output.draws.
-inline bool draw_selected(const DrawsOutputConfig& c, std::uint64_t i) {
-  switch (c.select) {
+// Whether draw i is selected by `select` with parameter n (output.draws);
+// shared with the CUDA kernel, which writes draw i at row
+// selected_below(i) - selected_below(first draw of its launch).
+SPILLMC_HD_INLINE bool selected_at(DrawSelect select, std::uint64_t n, std::uint64_t i) {
+  switch (select) {
     case DrawSelect::all:
       return true;
     case DrawSelect::first:
-      return i < c.n;
+      return i < n;
     case DrawSelect::every:
-      return i % c.n == 0;
+      return i % n == 0;
     case DrawSelect::none:
       break;
   }
   return false;
 }
 
-// How many of `draws` draws are selected.
-inline std::uint64_t draws_selected_count(const DrawsOutputConfig& c, std::uint64_t draws) {
-  switch (c.select) {
+// How many of the draws 0 .. x-1 are selected.
+SPILLMC_HD_INLINE std::uint64_t selected_below(DrawSelect select, std::uint64_t n,
+                                               std::uint64_t x) {
+  switch (select) {
     case DrawSelect::all:
-      return draws;
+      return x;
     case DrawSelect::first:
-      return c.n < draws ? c.n : draws;
+      return n < x ? n : x;
     case DrawSelect::every:
-      return draws == 0 ? 0 : (draws - 1) / c.n + 1;
+      return x == 0 ? 0 : (x - 1) / n + 1;
     case DrawSelect::none:
       break;
   }
   return 0;
+}
+
+// Whether draw i is written under output.draws.
+inline bool draw_selected(const DrawsOutputConfig& c, std::uint64_t i) {
+  return selected_at(c.select, c.n, i);
+}
+
+// How many of `draws` draws are selected.
+inline std::uint64_t draws_selected_count(const DrawsOutputConfig& c, std::uint64_t draws) {
+  return selected_below(c.select, c.n, draws);
 }
 
 inline void DrawBatch::add(std::uint64_t i, int reason, const Outcome& o,
