@@ -204,14 +204,6 @@ RunPlan make_run_plan(const Config& cfg) {
 }
 
 void check_run_options(const Config& cfg, const RunPlan& plan, bool sharded, int ranks) {
-  if (!cfg.sweep.axes.empty()) {
-    if (sharded)
-      throw InputError(
-          "sweep: --shard is not available for sweeps in this version (split the "
-          "axes into several configs instead)");
-    if (cfg.checkpoint_every > 0)
-      throw InputError("sweep: checkpoints are not available for sweeps in this version");
-  }
   if (plan.analysis.has_draws()) {
     if (sharded)
       throw InputError(
@@ -264,6 +256,13 @@ void fill_analysis(const Config& cfg, const RunPlan& plan, Result& result) {
   const SegmentState& st = result.state;
   if (!cfg.sweep.axes.empty()) {
     fold_cells(plan, st.segments, st.extras, st.segment_first, an.cells, an.cell_extras);
+    // A shard covers only some cells (or none): the others hold zero counts in
+    // the spec's layout, so /sweep has every cell (NaN where nothing is valid).
+    if (plan.analysis.has_extra()) {
+      an.cell_extras.resize(plan.cells.size());
+      for (Extra& x : an.cell_extras)
+        if (x.empty()) x.init(plan.analysis);
+    }
   } else {
     an.extra = Extra();
     for (const Extra& x : st.extras) an.extra.merge(x);

@@ -4,7 +4,6 @@
 #include <vector>
 
 #include "spillmc/analysis.hpp"
-#include "spillmc/config.hpp"
 #include "spillmc/errors.hpp"
 #include "spillmc/shard.hpp"
 
@@ -44,7 +43,7 @@ void same(const std::string& path, const char* what, const std::string& have,
 
 }  // namespace
 
-SegmentProgress read_checkpoint(const std::string& path, const RunInfo& expect,
+SegmentProgress read_checkpoint(const std::string& path, const RunInfo& expect, const RunPlan& plan,
                                 std::uint64_t first_segment, std::uint64_t end_segment) {
   const ResultFile f = read_result(path);  // OutputError for unreadable or damaged files
   const auto corrupt = [&](const std::string& why) {
@@ -71,18 +70,18 @@ SegmentProgress read_checkpoint(const std::string& path, const RunInfo& expect,
   if (f.checkpoint_checksum != f.checkpoint_checksum_data)
     throw corrupt("/checkpoint checksum mismatch (stored " + f.checkpoint_checksum +
                   ", data gives " + f.checkpoint_checksum_data + ")");
-  if (f.state.segment_first != first_segment ||
-      f.state.segment_count_total != segment_count(expect.draws_requested))
+  // Segments are numbered over the whole plan: a sweep has segments_per_cell per cell.
+  const std::uint64_t total = plan.total_segments();
+  if (f.state.segment_first != first_segment || f.state.segment_count_total != total)
     throw corrupt("/state starts at segment " + std::to_string(f.state.segment_first) + " of " +
                   std::to_string(f.state.segment_count_total) + ", expected " +
-                  std::to_string(first_segment) + " of " +
-                  std::to_string(segment_count(expect.draws_requested)));
+                  std::to_string(first_segment) + " of " + std::to_string(total));
   SegmentProgress p;
   p.segments = f.state.segments;
   p.current = f.checkpoint.current;
   p.next_block = f.checkpoint.next_block;
-  // The analyses' state (histograms, conditions, paths): laid out by the config.
-  const RunPlan plan = make_run_plan(parse_config_text(expect.config_yaml, "the run's config"));
+  // The analyses' state (histograms, conditions, paths): laid out by the run's
+  // plan (the one it computes with, so a plan the backend trimmed reads back).
   if (plan.analysis.has_extra()) {
     try {
       p.extras = extras_from_bytes(plan.analysis, f.state_extra, f.state.segments.size());
@@ -94,7 +93,7 @@ SegmentProgress read_checkpoint(const std::string& path, const RunInfo& expect,
     }
   }
   const std::string problem =
-      check_segment_progress(p, expect.draws_requested, first_segment, end_segment);
+      check_plan_progress(p, plan, first_segment, end_segment, plan.segment_blocks);
   if (!problem.empty()) throw corrupt("the saved state " + problem);
   return p;
 }

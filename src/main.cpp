@@ -162,7 +162,7 @@ int cmd_run(const RunArgs& args) {
   bool resuming = false;
   if (args.resume) {
     if (std::filesystem::exists(ckpt_path)) {
-      latest = read_checkpoint(ckpt_path, info, range.first, range.second);
+      latest = read_checkpoint(ckpt_path, info, plan, range.first, range.second);
       resuming = true;
       spdlog::info("resuming from checkpoint {}: {} segments done, next block {}", ckpt_path,
                    latest.segments.size(), latest.next_block);

@@ -223,9 +223,11 @@ std::vector<std::string> verify_result(const ResultFile& r) {
 
   // The run's geometry (a sweep has cells of draws_per_cell draws) from its config.
   std::unique_ptr<RunPlan> plan;
+  bool sweep = false;
   try {
-    plan = std::make_unique<RunPlan>(
-        make_run_plan(parse_config_text(info.config_yaml, "attribute 'config'")));
+    const Config cfg = parse_config_text(info.config_yaml, "attribute 'config'");
+    sweep = !cfg.sweep.axes.empty();
+    plan = std::make_unique<RunPlan>(make_run_plan(cfg));
   } catch (const Error&) {
     // reported with the config checks below
   }
@@ -304,6 +306,34 @@ std::vector<std::string> verify_result(const ResultFile& r) {
   for (int i = 0; i < kNumInvalid; ++i)
     if (r.invalid[i] != t.invalid[i])
       p.push_back(std::string("/invalid/") + kInvalidNames[i] + " differs from the fold of /state");
+
+  // A sweep's grid is the per-cell fold of /state (a shard: of its own segments,
+  // the other cells empty). Checked on what read_result reads of /sweep.
+  if (plan && sweep && r.segment_end <= plan->total_segments() &&
+      r.state.segment_first + r.state.segments.size() <= plan->total_segments()) {
+    std::vector<Tally> cells;
+    std::vector<Extra> no_extras;
+    fold_cells(*plan, r.state.segments, {}, r.state.segment_first, cells, no_extras);
+    const ResultFile::Sweep& s = r.sweep;
+    const std::size_t n = cells.size();
+    if (s.valid.size() != n || s.p_leader_gains.size() != n || s.p_upgrade_pays.size() != n ||
+        s.mean_upgrade_gain.size() != n) {
+      p.push_back("/sweep does not hold the " + std::to_string(n) + " cells of the stored config");
+    } else {
+      for (std::size_t c = 0; c < n; ++c) {
+        const Tally& k = cells[c];
+        if (s.valid[c] != k.valid ||
+            !same_double(s.p_leader_gains[c],
+                         wilson95(k.events[E_leader_gains], k.valid).probability) ||
+            !same_double(s.p_upgrade_pays[c],
+                         wilson95(k.events[E_upgrade_gain_positive], k.valid).probability) ||
+            !same_double(s.mean_upgrade_gain[c], summarize(k.field[F_upgrade_gain]).mean)) {
+          p.push_back("/sweep cell " + std::to_string(c) + " differs from the fold of /state");
+          break;
+        }
+      }
+    }
+  }
 
   // The stored config is the one the hash and the attributes describe.
   try {

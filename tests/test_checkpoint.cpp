@@ -1,7 +1,8 @@
 // Checkpoint and resume, end to end through the spillmc binary: a signal
 // (SIGTERM, SIGINT, SIGUSR1) ends a run with a checkpoint and exit 75, --resume
 // gives the bits of an uninterrupted run however often it is stopped (SIGKILL
-// included), and checkpoints of another run or damaged ones are refused.
+// included), also for a sweep, and checkpoints of another run or damaged ones
+// are refused.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -18,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "h5_compare.hpp"
 #include "harness.hpp"
 #include "spillmc/backend.hpp"
 #include "spillmc/errors.hpp"
@@ -137,6 +139,47 @@ TEST_F(Checkpoint, RepeatedStopsWithEachSignalThenResumeIsBitIdentical) {
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_FALSE(fs::exists(ckpt()));
   expect_same_numbers(read_result(out()), ref);
+}
+
+// A sweep of two cells of 20M draws (one segment each, about 3 s in all):
+// stopped repeatedly (the checkpoints land in either cell), then resumed. The
+// grid and the totals are the uninterrupted run's, bit for bit.
+TEST_F(Checkpoint, SweepStoppedRepeatedlyThenResumedIsBitIdentical) {
+  std::ofstream(cfg_) << kCheap << "output:\n  path: " << out()
+                      << "\ncheckpoint: {every: 0.2}\n"
+                         "sweep:\n  draws_per_cell: 20000000\n"
+                         "  axes:\n    - {param: c, values: [1.5, 2.5]}\n";
+  const ResultFile ref = reference();
+  ASSERT_EQ(ref.sweep.valid.size(), 2u);
+  ASSERT_EQ(ref.state.segments.size(), 2u);
+  const std::uint64_t blocks = 2 * block_count(20000000);
+  const int sigs[] = {SIGTERM, SIGUSR1, SIGTERM, SIGINT, SIGTERM};
+  std::uint64_t last = 0;
+  bool finished = false;
+  for (int i = 0; i < 5; ++i) {
+    const int rc = stop(sigs[i], i == 0 ? 0.8 : 0.45, i > 0);
+    finished = rc == 0;  // finished before the signal: fine
+    if (finished) break;
+    ASSERT_EQ(rc, kExitCheckpointed) << "signal " << sigs[i] << "\n" << log_text();
+    ASSERT_FALSE(fs::exists(out()));
+    const ResultFile c = read_result(ckpt());
+    EXPECT_EQ(c.state.segment_count_total, 2u);
+    EXPECT_GE(c.checkpoint.next_block, last);
+    EXPECT_LT(c.checkpoint.next_block, blocks);
+    last = c.checkpoint.next_block;
+  }
+  EXPECT_GT(last, 0u);
+  if (!finished) {
+    const Cmd r = sh("run " + cfg_ + " --resume");
+    ASSERT_EQ(r.status, 0) << r.out;
+    EXPECT_CONTAINS(r.out, "resuming from checkpoint");
+  }
+  EXPECT_FALSE(fs::exists(ckpt()));
+  const ResultFile got = read_result(out());
+  EXPECT_TRUE(verify_result(got).empty());
+  expect_same_numbers(got, ref);
+  EXPECT_GT(spillmc_test::expect_same_group(path("ref.h5"), out(), "/sweep"),
+            std::size_t{kNumFields} * 6);
 }
 
 TEST_F(Checkpoint, WithoutCheckpointingASignalStillWritesNothing) {

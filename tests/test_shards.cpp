@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "h5_compare.hpp"
 #include "harness.hpp"
 #include "spillmc/errors.hpp"
 #include "spillmc/result.hpp"
@@ -176,6 +177,89 @@ TEST_F(Shards, MoreShardsThanSegmentsStillMerge) {
   const Cmd c = sh("merge" + inputs + " -o " + path("merged.h5"));
   ASSERT_EQ(c.status, 0) << c.out;
   expect_same_numbers(read_result(path("single.h5")), read_result(path("merged.h5")));
+}
+
+// A sweep of two cells of one segment and a short one each: four segments, so
+// shard 0/3 is cell 0's first segment, 1/3 its short second one, 2/3 all of
+// cell 1. Cell 0 is folded from two shards.
+TEST_F(Shards, SweepShardsMergeToTheSingleRunBitForBit) {
+  std::ofstream(cfg_) << kCheap << "sweep:\n  draws_per_cell: " << kSegmentDraws + 12345
+                      << "\n  axes:\n    - {param: theta, values: [0.2, 0.8]}\n";
+  Cmd c = sh(run("-o " + path("single.h5")));
+  ASSERT_EQ(c.status, 0) << c.out;
+  for (int i = 0; i < 3; ++i) {
+    c = sh(run("--threads " + std::to_string(1 + i % 2) + " --shard " + std::to_string(i) +
+               "/3 -o " + path("s" + std::to_string(i) + ".h5")));
+    ASSERT_EQ(c.status, 0) << c.out;
+  }
+  const ResultFile s1 = read_result(path("s1.h5"));
+  EXPECT_EQ(s1.state.segment_first, 1u);
+  EXPECT_EQ(s1.segment_end, 2u);
+  EXPECT_EQ(s1.state.segment_count_total, 4u);
+  EXPECT_EQ(s1.draws_valid + s1.draws_invalid, 12345u);
+  c = sh("merge " + path("s2.h5") + " " + path("s0.h5") + " " + path("s1.h5") + " -o " +
+         path("merged.h5"));
+  ASSERT_EQ(c.status, 0) << c.out;
+  const ResultFile single = read_result(path("single.h5"));
+  ASSERT_EQ(single.sweep.valid.size(), 2u);
+  EXPECT_EQ(single.state.segments.size(), 4u);
+  expect_same_numbers(single, read_result(path("merged.h5")));
+  // Every /sweep dataset (summary, events, counts, regimes, coordinates, labels).
+  EXPECT_GT(spillmc_test::expect_same_group(path("single.h5"), path("merged.h5"), "/sweep"),
+            std::size_t{kNumFields} * 6);
+  c = sh("verify " + path("merged.h5") + " " + path("s0.h5") + " " + path("s1.h5") + " " +
+         path("s2.h5"));
+  EXPECT_EQ(c.status, 0) << c.out;
+  EXPECT_CONTAINS(c.out, "OK: " + path("s1.h5") + ": shard 1/3, segments [1, 2) of 4");
+  // A shard's grid holds the cells of its own segments; the others are empty.
+  c = sh("inspect " + path("s2.h5"));
+  EXPECT_EQ(c.status, 0) << c.out;
+  EXPECT_CONTAINS(c.out, "Sweep: 2 cells over theta (2)");
+  const ResultFile s2 = read_result(path("s2.h5"));
+  ASSERT_EQ(s2.sweep.valid.size(), 2u);
+  EXPECT_EQ(s2.sweep.valid[0], 0u);
+  EXPECT_EQ(s2.sweep.valid[1], single.sweep.valid[1]);
+}
+
+// Shards of another sweep (other axis values, other cell size) do not merge,
+// and a shard whose grid does not match its /state fails verify.
+TEST_F(Shards, SweepShardsOfAnotherSweepAreRefused) {
+  const std::string sweep = "sweep:\n  draws_per_cell: 70000\n  axes:\n";
+  std::ofstream(cfg_) << kCheap << sweep << "    - {param: c, values: [1.5, 2, 2.5]}\n";
+  for (int i = 0; i < 2; ++i)
+    ASSERT_EQ(
+        sh(run("--shard " + std::to_string(i) + "/2 -o " + path("s" + std::to_string(i) + ".h5")))
+            .status,
+        0);
+  const std::string other = path("other.yaml");
+  std::ofstream(other) << kCheap << sweep << "    - {param: c, values: [1.5, 2, 2.6]}\n";
+  Cmd c = sh("run " + other + " --backend cpu -q --shard 1/2 -o " + path("o1.h5"));
+  ASSERT_EQ(c.status, 0) << c.out;
+  c = sh(run("--set sweep.draws_per_cell=80000 --shard 1/2 -o " + path("d1.h5")));
+  ASSERT_EQ(c.status, 0) << c.out;
+  for (const char* bad : {"o1.h5", "d1.h5"}) {
+    c = sh("merge " + path("s0.h5") + " " + path(bad) + " -o " + path("m.h5"));
+    EXPECT_EQ(c.status, 2) << c.out;
+    EXPECT_CONTAINS(c.out, path(bad) + "' does not belong with");
+  }
+  EXPECT_FALSE(fs::exists(path("m.h5")));
+  // A cell count patched in the grid (the file checksum catches it too).
+  fs::copy_file(path("s1.h5"), path("patched.h5"));
+  {
+    const hid_t f = H5Fopen(path("patched.h5").c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    ASSERT_GE(f, 0);
+    const hid_t d = H5Dopen2(f, "sweep/counts/draws_valid", H5P_DEFAULT);
+    ASSERT_GE(d, 0);
+    const std::uint64_t v[3] = {1, 2, 3};
+    EXPECT_GE(H5Dwrite(d, H5T_NATIVE_UINT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, v), 0);
+    H5Dclose(d);
+    H5Fclose(f);
+  }
+  c = sh("verify " + path("patched.h5"));
+  EXPECT_EQ(c.status, 3) << c.out;
+  EXPECT_CONTAINS(c.out, "/sweep cell 0 differs from the fold of /state");
+  c = sh("merge " + path("s0.h5") + " " + path("s1.h5") + " -o " + path("m.h5"));
+  EXPECT_EQ(c.status, 0) << c.out;
 }
 
 TEST_F(Shards, InconsistentInputsAreRefusedNamingTheFile) {

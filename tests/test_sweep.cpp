@@ -6,6 +6,8 @@
 // - histograms and conditional tallies survive a split into segment ranges
 //   (what shards do) and a checkpoint resume, bit for bit, and conditional
 //   counts match a brute-force count;
+// - a sweep resumes from its checkpoint file after any block, and its shards
+//   merge to the single run's grid;
 // - config errors for the combinations this version refuses.
 #include <gtest/gtest.h>
 #include <hdf5.h>
@@ -17,14 +19,19 @@
 #include <string>
 #include <vector>
 
+#include "h5_compare.hpp"
 #include "harness.hpp"
 #include "spillmc/analysis.hpp"
 #include "spillmc/backend.hpp"
+#include "spillmc/checkpoint.hpp"
 #include "spillmc/config.hpp"
 #include "spillmc/draw.hpp"
 #include "spillmc/errors.hpp"
 #include "spillmc/paths.hpp"
+#include "spillmc/result.hpp"
 #include "spillmc/run.hpp"
+#include "spillmc/shard.hpp"
+#include "spillmc/version.hpp"
 
 using namespace spillmc;
 using namespace spillmc_test;
@@ -448,6 +455,55 @@ TEST(AnalysisCheckpoint, ResumeMidSegmentWithOtherChunksGivesTheSameBits) {
   expect_same_progress(whole, resumed);
 }
 
+// A sweep checkpointed after any block (mid-cell and at cell borders), through
+// the checkpoint file, resumed with another chunking: the segments (and the
+// path extras) of the uninterrupted run, bit for bit; also over a shard's range
+// of segments. The sweep's segments are numbered over all cells (3 cells of
+// one segment each), not over cells x draws_per_cell draws (one segment).
+TEST(SweepCheckpoint, ResumeFromTheFileAfterEveryBlockIsBitIdentical) {
+  TempDir tmp("sweepckpt");
+  const Config cfg = load_config(
+      std::string(SPILLMC_SOURCE_DIR) + "/configs/paths.yaml",
+      {Override("backend", "cpu"),
+       Override("sweep", "{draws_per_cell: 140000, axes: [{param: c, values: [1.5, 2, 2.5]}]}")});
+  const RunPlan plan = make_run_plan(cfg);
+  ASSERT_EQ(plan.cells.size(), 3u);
+  ASSERT_EQ(plan.blocks_per_cell(), 3u);  // the last one short
+  ASSERT_EQ(plan.total_segments(), 3u);
+  ASSERT_EQ(segment_count(plan.total_draws()), 1u);
+  ASSERT_TRUE(plan.analysis.has_extra());
+  RunInfo info;
+  info.program_version = kProgramVersion;
+  info.config_yaml = effective_yaml(cfg);
+  info.config_hash = config_identity_hash(cfg);
+  info.seed = cfg.seed;
+  info.draws_requested = plan.total_draws();
+  info.model = to_string(cfg.model);
+  info.backend = "cpu";
+  auto backend = make_cpu_backend(2);
+  const std::string ckpt = tmp.path("run.ckpt");
+  for (const auto& range : {std::pair<std::uint64_t, std::uint64_t>{0, 3}, {1, 3}}) {
+    SCOPED_TRACE("segments [" + std::to_string(range.first) + ", " + std::to_string(range.second) +
+                 ")");
+    std::vector<SegmentProgress> states;
+    const SegmentProgress whole =
+        run_plan_segments(*backend, plan, range.first, range.second, {}, nullptr, 1, kSegmentBlocks,
+                          nullptr, [&](const SegmentProgress& p) { states.push_back(p); });
+    ASSERT_EQ(states.size(), 3 * (range.second - range.first));
+    for (const SegmentProgress& st : states) {
+      SCOPED_TRACE("checkpoint before block " + std::to_string(st.next_block));
+      write_checkpoint(ckpt, make_checkpoint(info, range.first, plan.total_segments(), st));
+      const SegmentProgress back = read_checkpoint(ckpt, info, plan, range.first, range.second);
+      EXPECT_EQ(back.next_block, st.next_block);
+      const SegmentProgress resumed = run_plan_segments(*backend, plan, range.first, range.second,
+                                                        {}, nullptr, 2, kSegmentBlocks, &back);
+      expect_same_progress(whole, resumed);
+    }
+    // The checkpoint of one range does not resume another.
+    EXPECT_THROW(read_checkpoint(ckpt, info, plan, range.first == 0 ? 1 : 0, 3), OutputError);
+  }
+}
+
 // The same through the binary: a run below one segment split as --shard 0/2
 // (all its draws) and 1/2 (none), merged, reports the same histograms,
 // quantiles, conditional statistics and paths as the run in one piece.
@@ -495,6 +551,35 @@ TEST(AnalysisShards, MergedShardFilesKeepTheAnalyses) {
     EXPECT_FALSE(a.empty()) << n;
     EXPECT_EQ(a, b) << n;
   }
+}
+
+// A sweep with paths split into 4 shards of its 3 one-segment cells (shard 0
+// empty, each other one cell): merged, every /sweep dataset (paths included)
+// and /state equal the run in one piece.
+TEST(SweepShards, MergedShardFilesEqualTheSingleRunWithPaths) {
+  TempDir tmp("sweepshards");
+  const std::string cfg = std::string(SPILLMC_SOURCE_DIR) + "/configs/paths.yaml";
+  const std::string opts =
+      " --set backend=cpu --threads 2 -q"
+      " --set 'sweep={draws_per_cell: 70000, axes: [{param: c, values: [1.5, 2, 2.5]}]}'";
+  const Cmd w = sh("run " + cfg + " -o " + tmp.path("whole.h5") + opts);
+  ASSERT_EQ(w.status, 0) << w.out;
+  std::string shards;
+  for (const char* i : {"3", "1", "0", "2"}) {
+    const std::string s = tmp.path(std::string("s") + i + ".h5");
+    const Cmd r = sh("run " + cfg + " -o " + s + opts + " --shard " + i + "/4");
+    ASSERT_EQ(r.status, 0) << r.out;
+    shards += " " + s;
+  }
+  const Cmd v = sh("verify" + shards);
+  EXPECT_EQ(v.status, 0) << v.out;
+  const Cmd m = sh("merge" + shards + " -o " + tmp.path("merged.h5"));
+  ASSERT_EQ(m.status, 0) << m.out;
+  EXPECT_EQ(read_bits(tmp.path("whole.h5"), "/sweep/paths/best_share").size(), 3u * 4u);
+  EXPECT_GT(expect_same_group(tmp.path("whole.h5"), tmp.path("merged.h5"), "/sweep"),
+            std::size_t{kNumFields} * 6);
+  for (const char* g : {"/summary", "/events", "/state"})
+    EXPECT_GT(expect_same_group(tmp.path("whole.h5"), tmp.path("merged.h5"), g), 0u) << g;
 }
 
 // ---------------------------------------------------------------------------
