@@ -66,7 +66,7 @@ done
 me=run_features
 # shellcheck source=bench/lib.sh
 source bench/lib.sh
-bench_python h5py
+bench_python json  # h5py is used when present; else `spillmc inspect --json` (GPU machines)
 bench_build "$build_dir" "$do_build"
 # lib.sh names results <stamp>-<host>-KIND.json; this one is features_<backend>_<stamp>.json.
 default_out=$([[ -z $out ]] && echo 1 || echo 0)
@@ -77,11 +77,14 @@ export FEAT_BIN=$bin FEAT_REPS=$reps FEAT_SECONDS=$seconds FEAT_OUT=$out FEAT_HO
 export FEAT_MARKDOWN=$markdown FEAT_BACKEND=$backend
 export FEAT_COMMAND="bench/run_features.sh${orig_args[*]:+ ${orig_args[*]}}"
 exec "$python" - <<'END_PYTHON'
-import atexit, json, os, shlex, shutil, statistics, subprocess, sys, tempfile, time
+import atexit, json, os, re, shlex, shutil, statistics, subprocess, sys, tempfile, time
 sys.path.insert(0, "bench")
 from benchmeta import cpu_model, provenance  # noqa: E402
 
-import h5py
+try:
+    import h5py
+except ImportError:  # e.g. a GPU machine with only the carried .debs: read attributes via inspect
+    h5py = None
 
 env = os.environ
 BIN, OUT = env["FEAT_BIN"], env["FEAT_OUT"]
@@ -109,9 +112,20 @@ def spillmc(args):
     wall = time.perf_counter() - t0
     if p.returncode != 0:
         raise Failed(f"exit {p.returncode}: {p.stderr.strip()[-600:]}")
-    with h5py.File(H5, "r") as f:
-        attrs = {k: v for k, v in f.attrs.items() if k != "config"}
-        sens = dict(f["sensitivity"].attrs) if "sensitivity" in f else None
+    if h5py is not None:
+        with h5py.File(H5, "r") as f:
+            attrs = {k: v for k, v in f.attrs.items() if k != "config"}
+            sens = dict(f["sensitivity"].attrs) if "sensitivity" in f else None
+        return attrs, sens, wall
+    q = subprocess.run([BIN, "inspect", H5, "--json"], capture_output=True, text=True)
+    if q.returncode != 0:
+        raise Failed(f"inspect exit {q.returncode}: {q.stderr.strip()[-300:]}")
+    attrs = json.loads(q.stdout)["attributes"]
+    sens = None
+    m = re.search(r"base_draws: (\d+)", attrs.get("config", ""))
+    if m:  # the design's evaluations: base draws x (sampled parameters + 2), docs/sensitivity.md
+        k = len(re.findall(r"\{dist: ", attrs["config"].split("parameters:")[1].split("\n\S")[0]))
+        sens = {"evaluations": int(m.group(1)) * (k + 2)}
     return attrs, sens, wall
 
 
