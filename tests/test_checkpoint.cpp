@@ -87,6 +87,19 @@ class Checkpoint : public testing::Test {
     return wait_exit(pid);
   }
   std::string log_text() const { return spillmc_test::slurp(log()); }
+  // Continues the stopped run (unless it already finished) and checks that the
+  // result is complete, verified and the same numbers as `ref`.
+  void resume_and_compare(const ResultFile& ref, bool resume = true) const {
+    if (resume) {
+      const Cmd r = sh("run " + cfg_ + " --resume");
+      ASSERT_EQ(r.status, 0) << r.out;
+      EXPECT_CONTAINS(r.out, "resuming from checkpoint");
+    }
+    EXPECT_FALSE(fs::exists(ckpt()));
+    const ResultFile got = read_result(out());
+    EXPECT_TRUE(verify_result(got).empty());
+    expect_same_numbers(got, ref);
+  }
 
   spillmc_test::TempDir tmp_{"ckpt"};
   std::string cfg_;
@@ -112,13 +125,7 @@ TEST_F(Checkpoint, SigtermWritesACheckpointAndResumeIsBitIdentical) {
     EXPECT_TRUE(c.file_checksum_problem.empty());
     EXPECT_EQ(c.checkpoint_checksum, c.checkpoint_checksum_data);
   }
-  const Cmd r = sh("run " + cfg_ + " --resume");
-  ASSERT_EQ(r.status, 0) << r.out;
-  EXPECT_CONTAINS(r.out, "resuming from checkpoint");
-  EXPECT_FALSE(fs::exists(ckpt()));
-  const ResultFile got = read_result(out());
-  EXPECT_TRUE(verify_result(got).empty());
-  expect_same_numbers(got, ref);
+  resume_and_compare(ref);
 }
 
 TEST_F(Checkpoint, RepeatedStopsWithEachSignalThenResumeIsBitIdentical) {
@@ -169,15 +176,7 @@ TEST_F(Checkpoint, SweepStoppedRepeatedlyThenResumedIsBitIdentical) {
     last = c.checkpoint.next_block;
   }
   EXPECT_GT(last, 0u);
-  if (!finished) {
-    const Cmd r = sh("run " + cfg_ + " --resume");
-    ASSERT_EQ(r.status, 0) << r.out;
-    EXPECT_CONTAINS(r.out, "resuming from checkpoint");
-  }
-  EXPECT_FALSE(fs::exists(ckpt()));
-  const ResultFile got = read_result(out());
-  EXPECT_TRUE(verify_result(got).empty());
-  expect_same_numbers(got, ref);
+  resume_and_compare(ref, !finished);
   EXPECT_GT(spillmc_test::expect_same_group(path("ref.h5"), out(), "/sweep"),
             std::size_t{kNumFields} * 6);
 }
