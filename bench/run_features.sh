@@ -8,7 +8,7 @@
 #   bench/run_features.sh [--backend cpu|cuda] [-r REPS] [--seconds S] [--build-dir DIR]
 #                         [--no-build] [--out FILE] [--markdown]
 #
-#   --backend B       cpu (default) or cuda; sensitivity runs on the CPU with either
+#   --backend B       cpu (default) or cuda (sensitivity too runs on the chosen backend)
 #   -r, --reps N      repetitions of each measurement, alternated (default 5); medians reported
 #   --seconds S       target wall time of one measurement; draws are calibrated to it (default 2)
 #   --build-dir DIR   Release build to use/make (default build-bench)

@@ -26,53 +26,10 @@
 #include "spillmc/paths.hpp"
 #include "spillmc/tally.hpp"
 
+#include "cuda_util.cuh"
+
 namespace spillmc {
 namespace {
-
-// ---------------------------------------------------------------------------
-// Error handling
-// ---------------------------------------------------------------------------
-
-const char* base_name(const char* path) {
-  const char* slash = std::strrchr(path, '/');
-  return slash ? slash + 1 : path;
-}
-
-// Errors that leave the context unusable (a device fault): the run must end.
-bool is_sticky(cudaError_t err) {
-  switch (err) {
-    case cudaErrorIllegalAddress:
-    case cudaErrorLaunchFailure:
-    case cudaErrorIllegalInstruction:
-    case cudaErrorMisalignedAddress:
-    case cudaErrorInvalidAddressSpace:
-    case cudaErrorInvalidPc:
-    case cudaErrorHardwareStackError:
-    case cudaErrorAssert:
-    case cudaErrorECCUncorrectable:
-    case cudaErrorLaunchTimeout:
-      return true;
-    default:
-      return false;
-  }
-}
-
-[[noreturn]] void throw_cuda_error(cudaError_t err, const char* call, const char* file, int line) {
-  // Clear the thread's last-error slot (a no-op for sticky errors) so that a
-  // later cudaGetLastError() is not blamed on this call.
-  (void)cudaGetLastError();
-  std::ostringstream msg;
-  msg << "CUDA error at " << base_name(file) << ":" << line << ": " << call << ": "
-      << cudaGetErrorString(err) << " (" << cudaGetErrorName(err) << ")";
-  if (is_sticky(err)) msg << "; a device fault: the GPU context is unusable and the run ends";
-  throw CudaError(msg.str());
-}
-
-inline void cuda_check(cudaError_t err, const char* call, const char* file, int line) {
-  if (err != cudaSuccess) throw_cuda_error(err, call, file, line);
-}
-
-#define SPILLMC_CUDA_CHECK(call) cuda_check((call), #call, __FILE__, __LINE__)
 
 // ---------------------------------------------------------------------------
 // Kernel
@@ -149,6 +106,24 @@ union TileStorage {
   double tile[kWarps][kNumFields][kTileStride];
   WarpFieldSums sums[kWarps][kNumFields];
 };
+
+// Field f's moments from the warps' sums in s_tile.sums, added in warp order:
+// all warps share the block's shift, so summing s1, s2 and n is exact algebra
+// with a fixed rounding order.
+__device__ __forceinline__ Moments warp_total(const TileStorage& s_tile, const double* s_shift,
+                                              int f) {
+  ShiftedSums sum;
+  sum.shift = s_shift[f];
+  for (int w = 0; w < kWarps; ++w) {
+    const WarpFieldSums& p = s_tile.sums[w][f];
+    sum.n += p.n;
+    sum.s1 += p.s1;
+    sum.s2 += p.s2;
+    sum.min = p.min < sum.min ? p.min : sum.min;
+    sum.max = p.max > sum.max ? p.max : sum.max;
+  }
+  return sum.moments();
+}
 
 // ---------------------------------------------------------------------------
 // Plans: sweep cells and analyses (analysis.hpp)
@@ -260,17 +235,7 @@ __device__ __forceinline__ void finish_analysis(const KernelAnalysis& an, const 
     __syncthreads();
     Tally& ct = an.cond_out[static_cast<std::uint64_t>(blockIdx.x) * an.ncond + c];
     if (tid < kNumFields) {
-      ShiftedSums sum;
-      sum.shift = s_shift[tid];
-      for (int w = 0; w < kWarps; ++w) {
-        const WarpFieldSums& p = s_tile.sums[w][tid];
-        sum.n += p.n;
-        sum.s1 += p.s1;
-        sum.s2 += p.s2;
-        sum.min = p.min < sum.min ? p.min : sum.min;
-        sum.max = p.max > sum.max ? p.max : sum.max;
-      }
-      ct.field[tid] = sum.moments();
+      ct.field[tid] = warp_total(s_tile, s_shift, tid);
     }
     if (tid == 0) {
       const std::uint32_t* cc = s_x.ccount[c];
@@ -516,17 +481,7 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
   __syncthreads();
   Tally& t = plan.out[blockIdx.x];
   if (tid < kNumFields) {
-    ShiftedSums sum;
-    sum.shift = s_shift[tid];
-    for (int w = 0; w < kWarps; ++w) {
-      const WarpFieldSums& p = s_tile.sums[w][tid];
-      sum.n += p.n;
-      sum.s1 += p.s1;
-      sum.s2 += p.s2;
-      sum.min = p.min < sum.min ? p.min : sum.min;
-      sum.max = p.max > sum.max ? p.max : sum.max;
-    }
-    t.field[tid] = sum.moments();
+    t.field[tid] = warp_total(s_tile, s_shift, tid);
   }
 
   Counts mine;
@@ -556,65 +511,6 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
 // ---------------------------------------------------------------------------
 // RAII owners
 // ---------------------------------------------------------------------------
-
-// Device (or pinned host) array that only grows; contents are not preserved
-// across growth.
-template <class T, bool kPinned = false>
-class Buffer {
- public:
-  Buffer() = default;
-  Buffer(const Buffer&) = delete;
-  Buffer& operator=(const Buffer&) = delete;
-  ~Buffer() { release(); }
-
-  // cudaErrorMemoryAllocation is returned (and cleared), not thrown: the
-  // caller retries with less; any other error throws.
-  cudaError_t try_reserve(std::size_t count) {
-    if (count <= capacity_) return cudaSuccess;
-    release();  // before allocating: lower peak memory
-    void* p = nullptr;
-    const cudaError_t err =
-        kPinned ? cudaMallocHost(&p, count * sizeof(T)) : cudaMalloc(&p, count * sizeof(T));
-    if (err == cudaErrorMemoryAllocation) {
-      (void)cudaGetLastError();
-      return err;
-    }
-    SPILLMC_CUDA_CHECK(err);
-    data_ = static_cast<T*>(p);
-    capacity_ = count;
-    return cudaSuccess;
-  }
-  T* get() const { return data_; }
-
- private:
-  void release() noexcept {
-    // Errors here are sticky ones reported earlier.
-    if (data_ != nullptr) (void)(kPinned ? cudaFreeHost(data_) : cudaFree(data_));
-    data_ = nullptr;
-    capacity_ = 0;
-  }
-  T* data_ = nullptr;
-  std::size_t capacity_ = 0;
-};
-
-template <class T>
-using DeviceBuffer = Buffer<T, false>;
-template <class T>
-using PinnedBuffer = Buffer<T, true>;
-
-class Stream {
- public:
-  Stream() { SPILLMC_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking)); }
-  Stream(const Stream&) = delete;
-  Stream& operator=(const Stream&) = delete;
-  ~Stream() {
-    if (stream_ != nullptr) (void)cudaStreamDestroy(stream_);
-  }
-  cudaStream_t get() const { return stream_; }
-
- private:
-  cudaStream_t stream_ = nullptr;
-};
 
 // ---------------------------------------------------------------------------
 // Backend
@@ -651,33 +547,15 @@ struct Slot {
 static_assert(std::is_trivially_copyable<Tally>::value, "partials are copied as bytes");
 static_assert(std::is_trivially_copyable<DrawSpec>::value, "the spec is a kernel argument");
 
-int select_device(int device) {
-  SPILLMC_CUDA_CHECK(cudaSetDevice(device));
-  return device;
-}
-
 class CudaBackend final : public Backend {
  public:
-  explicit CudaBackend(int device) : device_(select_device(device)) {
+  explicit CudaBackend(int device) : device_(use_device(device)) {
     cudaDeviceProp prop{};
     SPILLMC_CUDA_CHECK(cudaGetDeviceProperties(&prop, device_));
     int sms = 0;
     SPILLMC_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device_));
 
-    // Fails here, not at the first launch, when the build has no kernel image
-    // for this GPU (CMAKE_CUDA_ARCHITECTURES).
-    cudaFuncAttributes attr{};
-    const cudaError_t err = cudaFuncGetAttributes(&attr, tally_kernel<false, false>);
-    if (err == cudaErrorNoKernelImageForDevice || err == cudaErrorInvalidDeviceFunction) {
-      (void)cudaGetLastError();
-      std::ostringstream msg;
-      msg << "this build has no CUDA kernel for " << prop.name << " (sm_" << prop.major
-          << prop.minor << "): " << cudaGetErrorString(err)
-          << "; rebuild with -DCMAKE_CUDA_ARCHITECTURES=" << prop.major << prop.minor
-          << " (or native)";
-      throw CudaError(msg.str());
-    }
-    SPILLMC_CUDA_CHECK(err);
+    require_kernel_image(reinterpret_cast<const void*>(tally_kernel<false, false>), device_);
 
     int per_sm = 0;
     SPILLMC_CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(
@@ -696,7 +574,7 @@ class CudaBackend final : public Backend {
     std::ostringstream d;
     d << prop.name << " (sm_" << prop.major << prop.minor << ", " << sms << " SMs)";
     description_ = d.str();
-    stream_ = std::make_unique<Stream>();  // on device_, current since select_device
+    stream_ = std::make_unique<Stream>();  // on device_, current since use_device
     // Test hook: chunks above this many blocks fail as if out of device memory.
     if (const char* v = std::getenv("SPILLMC_TEST_CUDA_OOM_BLOCKS"))
       oom_test_limit_ = std::max<std::uint64_t>(1, std::strtoull(v, nullptr, 10));
@@ -1013,20 +891,6 @@ int cuda_device_count() {
 }
 
 std::unique_ptr<Backend> make_cuda_backend(int device_index) {
-  int count = 0;
-  const cudaError_t err = cudaGetDeviceCount(&count);
-  if (err != cudaSuccess) {
-    (void)cudaGetLastError();
-    throw CudaError(std::string("no usable CUDA device: cudaGetDeviceCount: ") +
-                    cudaGetErrorString(err) + " (" + cudaGetErrorName(err) + ")");
-  }
-  if (count == 0) throw CudaError("no CUDA device found");
-  if (device_index < 0 || device_index >= count) {
-    std::ostringstream msg;
-    msg << "CUDA device " << device_index << " does not exist; this machine has " << count
-        << " device" << (count == 1 ? "" : "s") << " (0.." << count - 1 << ")";
-    throw CudaError(msg.str());
-  }
   return std::make_unique<CudaBackend>(device_index);
 }
 

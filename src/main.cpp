@@ -224,8 +224,11 @@ int cmd_run(const RunArgs& args) {
     result.state.extras = std::move(done.extras);
     if (cfg.sensitivity.enabled && writer) {
       spdlog::info("sensitivity: {} base draws", cfg.sensitivity.base_draws);
+      // On the run's GPU when it has one, chosen as select_backend chooses it.
+      const int sobol_device =
+          backend->name() == "cuda" ? g_mpi->local_rank() % std::max(1, cuda_device_count()) : -1;
       result.analysis.sensitivity =
-          run_sensitivity(cfg.draw_spec(), cfg.sensitivity, cfg.threads, &g_stop);
+          run_sensitivity(cfg.draw_spec(), cfg.sensitivity, cfg.threads, &g_stop, {}, sobol_device);
       result.analysis.has_sensitivity = true;
     }
     // Collective under MPI: rank 0 writes only once every rank got here (a failed

@@ -3,6 +3,7 @@
 #include "spillmc/sobol.hpp"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <cmath>
 
@@ -105,13 +106,12 @@ std::string slot_name(const DrawSpec& spec, int slot) {
   }
 }
 
-SensitivityResult run_sensitivity(
-    const DrawSpec& spec, const SensitivityConfig& cfg, int threads,
-    const std::atomic<bool>* cancel,
-    const std::function<void(std::uint64_t, std::uint64_t)>& progress) {
-  // What each output reads from an Outcome: a field (>= 0) or event e (-1 - e).
+namespace {
+
+// What each output reads from an Outcome: a field (>= 0) or event e (-1 - e).
+std::vector<int> output_codes(const std::vector<std::string>& outputs) {
   std::vector<int> what;
-  for (const auto& name : cfg.outputs) {
+  for (const auto& name : outputs) {
     int found = kNumFields;
     for (int f = 0; f < kNumFields; ++f)
       if (name == kFieldNames[f]) found = f;
@@ -126,41 +126,199 @@ SensitivityResult run_sensitivity(
     what.push_back(found);
   }
   if (what.empty()) throw InputError("sensitivity: no outputs");
-  if (cfg.base_draws < 2)
-    throw InputError(fmt::format("sensitivity: base_draws must be >= 2 (got {})", cfg.base_draws));
-  const std::vector<int> slots = sensitivity_slots(spec);
+  return what;
+}
+
+std::vector<int> sampled_slots(const DrawSpec& spec) {
+  std::vector<int> slots = sensitivity_slots(spec);
   if (slots.empty())
     throw InputError(
         "sensitivity: no sampled parameter (every parameter is fixed); give at least one a "
         "distribution");
+  return slots;
+}
 
-  DrawSpec spec_a = spec, spec_b = spec;
-  spec_a.stream = kSobolStreamA;
-  spec_b.stream = kSobolStreamB;
+// The design's rows for the host: the shared sobol_sample and sobol_model
+// (sobol_design.hpp), as the CUDA kernel evaluates them.
+struct HostRows {
+  DrawSpec spec_a, spec_b;
+  int k = 0, m = 0;
+  const int* slot = nullptr;
+  const int* what = nullptr;
+
+  HostRows(const DrawSpec& spec, const std::vector<int>& slots, const std::vector<int>& outputs)
+      : spec_a(spec),
+        spec_b(spec),
+        k(static_cast<int>(slots.size())),
+        m(static_cast<int>(outputs.size())),
+        slot(slots.data()),
+        what(outputs.data()) {
+    spec_a.stream = kSobolStreamA;
+    spec_b.stream = kSobolStreamB;
+  }
+  explicit HostRows(const SobolDesign& d)
+      : spec_a(d.spec_a), spec_b(d.spec_b), k(d.k), m(d.m), slot(d.slot), what(d.what) {}
+
+  void sample(std::uint64_t j, int matrix, double* x) const {
+    sobol_sample(matrix == 0 ? spec_a : spec_b, k, slot, j, x);
+  }
+  bool model(const double* x, double* out) const {
+    return sobol_model(spec_a, k, slot, m, what, x, out);
+  }
+};
+
+// Blocks per sobol_cuda_blocks call: the unit of progress and cancellation.
+// A block is 65536 (k + 2) model evaluations; 1024 blocks are a few waves of
+// a large GPU, and at most 31 MB of raw sums (29 outputs, k = 6).
+constexpr std::uint64_t kCudaChunkBlocks = 1024;
+
+SobolAccumulation accumulate_cuda(
+    int device, SobolDesign d, const std::atomic<bool>* cancel,
+    const std::function<void(std::uint64_t, std::uint64_t)>& progress) {
+  const HostRows rows(d);
+  SobolAccumulation acc;
+  acc.k = d.k;
+  acc.m = d.m;
+  acc.base_draws = d.base_draws;
+  acc.center = sobol_detail::center(
+      d.k, d.m, d.base_draws, [&](std::uint64_t j, int mtx, double* x) { rows.sample(j, mtx, x); },
+      [&](const double* x, double* out) { return rows.model(x, out); });
+  for (int o = 0; o < d.m; ++o) d.center[o] = acc.center[static_cast<std::size_t>(o)];
+  const std::size_t stride =
+      static_cast<std::size_t>(d.m) * static_cast<std::size_t>(sobol_raw_stride(sobol_dim(d.k)));
+  std::vector<std::uint64_t> counts;
+  std::vector<double> sums;
+  sobol_detail::fold_blocks(
+      acc, kCudaChunkBlocks,
+      [&](std::uint64_t b0, std::uint64_t nb, SobolCoMoments* part, std::uint64_t* bad) {
+        counts.resize(2 * nb);
+        sums.resize(nb * stride);
+        sobol_cuda_blocks(device, d, b0, nb, counts.data(), sums.data());
+        sobol_detail::partials_from_raw(d.k, d.m, nb, counts.data(), sums.data(), part, bad);
+      },
+      cancel, progress);
+  return acc;
+}
+
+}  // namespace
+
+namespace sobol_detail {
+
+void fold_blocks(SobolAccumulation& acc, std::uint64_t chunk, const BlockChunkFn& compute,
+                 const std::atomic<bool>* cancel,
+                 const std::function<void(std::uint64_t, std::uint64_t)>& progress) {
+  const std::size_t nm = static_cast<std::size_t>(acc.m);
+  const int dim = sobol_dim(acc.k);
+  acc.invalid = 0;
+  acc.moments.assign(nm, SobolCoMoments{});
+  for (auto& c : acc.moments) {
+    c.dim = dim;
+    c.mean.assign(static_cast<std::size_t>(dim), 0.0);
+    c.m2.assign(static_cast<std::size_t>(dim * dim), 0.0);
+  }
+  const std::uint64_t nblocks = (acc.base_draws + kBlockDraws - 1) / kBlockDraws;
+  chunk = std::max<std::uint64_t>(1, chunk);
+  std::vector<SobolCoMoments> part(static_cast<std::size_t>(std::min(chunk, nblocks)) * nm);
+  std::vector<std::uint64_t> bad(static_cast<std::size_t>(std::min(chunk, nblocks)));
+  std::uint64_t done = 0;
+  for (std::uint64_t b0 = 0; b0 < nblocks; b0 += chunk) {
+    if (cancel && cancel->load(std::memory_order_relaxed)) throw Interrupted();
+    const std::uint64_t nb = std::min(chunk, nblocks - b0);
+    compute(b0, nb, part.data(), bad.data());
+    for (std::uint64_t t = 0; t < nb; ++t) {
+      const std::size_t ti = static_cast<std::size_t>(t);
+      for (std::size_t o = 0; o < nm; ++o) acc.moments[o].merge(part[ti * nm + o]);
+      acc.invalid += bad[ti];
+      done += block_length(acc.base_draws, b0 + t);
+    }
+    if (progress) progress(done, acc.base_draws);
+  }
+  if (cancel && cancel->load(std::memory_order_relaxed)) throw Interrupted();
+}
+
+void partials_from_raw(int k, int m, std::uint64_t nblocks, const std::uint64_t* counts,
+                       const double* sums, SobolCoMoments* part, std::uint64_t* invalid) {
+  const int dim = sobol_dim(k);
+  const std::size_t stride = static_cast<std::size_t>(sobol_raw_stride(dim));
+  const std::size_t nm = static_cast<std::size_t>(m);
+  for (std::uint64_t b = 0; b < nblocks; ++b) {
+    const std::size_t bi = static_cast<std::size_t>(b);
+    invalid[bi] = counts[2 * bi + 1];
+    for (std::size_t o = 0; o < nm; ++o) {
+      SobolCoMoments& c = part[bi * nm + o];
+      const double* raw = sums + (bi * nm + o) * stride;
+      c.n = counts[2 * bi];
+      c.dim = dim;
+      c.mean.resize(static_cast<std::size_t>(dim));
+      c.m2.resize(static_cast<std::size_t>(dim * dim));
+      sobol_finish(dim, c.n, raw, raw + dim, c.mean.data(), c.m2.data());
+    }
+  }
+}
+
+void design_block_cpu(const SobolDesign& d, std::uint64_t blk, SobolCoMoments* out,
+                      std::uint64_t& invalid) {
+  const HostRows rows(d);
+  accumulate_block(
+      d.k, d.m, blk * kBlockDraws, block_length(d.base_draws, blk), d.center,
+      [&](std::uint64_t j, int mtx, double* x) { rows.sample(j, mtx, x); },
+      [&](const double* x, double* o) { return rows.model(x, o); }, out, invalid);
+}
+
+std::vector<double> design_center(const SobolDesign& d) {
+  const HostRows rows(d);
+  return center(
+      d.k, d.m, d.base_draws, [&](std::uint64_t j, int mtx, double* x) { rows.sample(j, mtx, x); },
+      [&](const double* x, double* o) { return rows.model(x, o); });
+}
+
+}  // namespace sobol_detail
+
+SobolDesign make_sobol_design(const DrawSpec& spec, const std::vector<std::string>& outputs) {
+  const std::vector<int> what = output_codes(outputs);
+  const std::vector<int> slots = sampled_slots(spec);
+  if (what.size() > static_cast<std::size_t>(kSobolMaxOutputs))
+    throw InputError(fmt::format("sensitivity: {} outputs; a design holds at most {}", what.size(),
+                                 kSobolMaxOutputs));
+  SobolDesign d;
+  d.spec_a = d.spec_b = spec;
+  d.spec_a.stream = kSobolStreamA;
+  d.spec_b.stream = kSobolStreamB;
+  d.k = static_cast<int>(slots.size());
+  d.m = static_cast<int>(what.size());
+  for (int i = 0; i < d.k; ++i) d.slot[i] = slots[static_cast<std::size_t>(i)];
+  for (int o = 0; o < d.m; ++o) d.what[o] = what[static_cast<std::size_t>(o)];
+  return d;
+}
+
+SensitivityResult run_sensitivity(const DrawSpec& spec, const SensitivityConfig& cfg, int threads,
+                                  const std::atomic<bool>* cancel,
+                                  const std::function<void(std::uint64_t, std::uint64_t)>& progress,
+                                  int cuda_device) {
+  const std::vector<int> what = output_codes(cfg.outputs);
+  if (cfg.base_draws < 2)
+    throw InputError(fmt::format("sensitivity: base_draws must be >= 2 (got {})", cfg.base_draws));
+  const std::vector<int> slots = sampled_slots(spec);
   const int k = static_cast<int>(slots.size());
   const int m = static_cast<int>(what.size());
-  double fixed[kNumSlots];
-  for (int s = 0; s < kNumSlots; ++s) fixed[s] = spec.dist[s].p0;
 
-  const auto sample = [&](std::uint64_t j, int matrix, double* x) {
-    double all[kNumSlots];
-    sample_slots(matrix == 0 ? spec_a : spec_b, j, all);
-    for (int i = 0; i < k; ++i) x[i] = all[slots[static_cast<std::size_t>(i)]];
-  };
-  const auto model = [&](const double* x, double* out) {
-    double all[kNumSlots];
-    for (int s = 0; s < kNumSlots; ++s) all[s] = fixed[s];
-    for (int i = 0; i < k; ++i) all[slots[static_cast<std::size_t>(i)]] = x[i];
-    Outcome o;
-    if (evaluate_params(params_from_slots(spec, all), spec.mode, o) >= 0) return false;
-    for (int r = 0; r < m; ++r) {
-      const int w = what[static_cast<std::size_t>(r)];
-      out[r] = w >= 0 ? o.v[w] : (o.event[-1 - w] ? 1.0 : 0.0);
-    }
-    return true;
-  };
-  const SobolAccumulation acc =
-      sobol_accumulate(k, m, cfg.base_draws, sample, model, threads, cancel, progress);
+  SobolAccumulation acc;
+  if (cuda_device >= 0 && m <= kSobolMaxOutputs) {
+    SobolDesign d = make_sobol_design(spec, cfg.outputs);
+    d.base_draws = cfg.base_draws;
+    spdlog::info("sensitivity: blocks on CUDA device {}", cuda_device);
+    acc = accumulate_cuda(cuda_device, d, cancel, progress);
+  } else {
+    if (cuda_device >= 0)
+      spdlog::info(
+          "sensitivity: {} outputs, more than the CUDA path's {}; the design runs on the CPU", m,
+          kSobolMaxOutputs);
+    const HostRows rows(spec, slots, what);
+    acc = sobol_accumulate(
+        k, m, cfg.base_draws, [&](std::uint64_t j, int mtx, double* x) { rows.sample(j, mtx, x); },
+        [&](const double* x, double* out) { return rows.model(x, out); }, threads, cancel,
+        progress);
+  }
 
   SensitivityResult res;
   for (int s : slots) res.parameters.push_back(slot_name(spec, s));

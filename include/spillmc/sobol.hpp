@@ -15,15 +15,10 @@
 #include "spillmc/config.hpp"
 #include "spillmc/draw.hpp"
 #include "spillmc/errors.hpp"
+#include "spillmc/sobol_design.hpp"
 #include "spillmc/tally.hpp"
 
 namespace spillmc {
-
-// Random streams (ctr[2]) of the two independent sample matrices A and B.
-// Reserved: far above any sweep cell index, so no design row repeats a draw
-// of a plain run or of a cell.
-constexpr std::uint32_t kSobolStreamA = 0xFFFFFFF0u;
-constexpr std::uint32_t kSobolStreamB = 0xFFFFFFF1u;
 
 // Mean and co-moment matrix of a vector-valued sample; merged with Chan's
 // pairwise formula so that block partials fold in block order, bit-exactly.
@@ -48,7 +43,7 @@ struct SobolAccumulation {
   int m = 0;  // outputs
   std::uint64_t base_draws = 0;
   std::uint64_t invalid = 0;            // base draws skipped (some row invalid)
-  std::vector<double> center;           // per output: a fixed shift, see sobol_accumulate
+  std::vector<double> center;           // per output: a fixed shift, see sobol_detail::center
   std::vector<SobolCoMoments> moments;  // per output
 };
 
@@ -74,36 +69,20 @@ SensitivityIndices sobol_indices(const SobolAccumulation& acc, int o);
 
 namespace sobol_detail {
 
-// Evaluates base draw j: rows A, B and AB_i (A with input i from B) into
-// f[row * m + output], rows 0 = A, 1 = B, 2 + i = AB_i. False when any row is invalid.
-template <class Sampler, class Model>
-bool evaluate_base(int k, int m, std::uint64_t j, const Sampler& sample, const Model& model,
-                   double* xa, double* xb, double* x, double* f) {
-  sample(j, 0, xa);
-  sample(j, 1, xb);
-  if (!model(static_cast<const double*>(xa), f)) return false;
-  if (!model(static_cast<const double*>(xb), f + m)) return false;
-  for (int i = 0; i < k; ++i) {
-    std::copy(xa, xa + k, x);
-    x[i] = xb[i];
-    if (!model(static_cast<const double*>(x), f + (2 + i) * m)) return false;
-  }
-  return true;
-}
-
 // The partial of one block of base draws [first, first + len): per output,
-// sums of w minus the block's first valid w (as ShiftedSums in tally.hpp),
-// turned into (n, mean, M2) at the end.
+// sums of w minus the block's first valid w (as ShiftedSums in tally.hpp), in
+// the entry layout of sobol_entry_pair, turned into (n, mean, M2) at the end.
 template <class Sampler, class Model>
 void accumulate_block(int k, int m, std::uint64_t first, std::uint64_t len, const double* center,
                       const Sampler& sample, const Model& model, SobolCoMoments* out,
                       std::uint64_t& invalid) {
-  const int dim = 2 * k + 2;
+  const int dim = sobol_dim(k);
   const std::size_t d = static_cast<std::size_t>(dim);
+  const std::size_t ne = static_cast<std::size_t>(sobol_entries(dim));
   std::vector<double> xa(static_cast<std::size_t>(k)), xb(xa.size()), x(xa.size());
   std::vector<double> f(static_cast<std::size_t>((k + 2) * m)), w(d);
-  std::vector<double> w0(d * static_cast<std::size_t>(m)), s1(w0.size());
-  std::vector<double> s2(d * d * static_cast<std::size_t>(m));
+  std::vector<double> w0(d * static_cast<std::size_t>(m));
+  std::vector<double> sums(ne * static_cast<std::size_t>(m), 0.0);
   std::uint64_t n = 0;
   invalid = 0;
   for (std::uint64_t j = first; j < first + len; ++j) {
@@ -112,25 +91,15 @@ void accumulate_block(int k, int m, std::uint64_t first, std::uint64_t len, cons
       continue;
     }
     for (int o = 0; o < m; ++o) {
-      const double fa = f[static_cast<std::size_t>(o)];
-      const double fb = f[static_cast<std::size_t>(m + o)];
-      const double a = fa - center[o], b = fb - center[o];
-      for (int i = 0; i < k; ++i) {
-        const double fc = f[static_cast<std::size_t>((2 + i) * m + o)];
-        w[static_cast<std::size_t>(i)] = b * (fc - fa);
-        const double diff = fa - fc;
-        w[static_cast<std::size_t>(k + i)] = 0.5 * diff * diff;
-      }
-      w[d - 2] = 0.5 * (a * a + b * b);
-      w[d - 1] = 0.5 * (a + b);
+      sobol_w(k, m, o, f.data(), center[o], w.data(), 1);
       double* shift = &w0[static_cast<std::size_t>(o) * d];
-      double* t1 = &s1[static_cast<std::size_t>(o) * d];
-      double* t2 = &s2[static_cast<std::size_t>(o) * d * d];
+      double* t = &sums[static_cast<std::size_t>(o) * ne];
       if (n == 0) std::copy(w.begin(), w.end(), shift);
+      std::size_t e = d;
       for (std::size_t p = 0; p < d; ++p) {
         const double yp = w[p] - shift[p];
-        t1[p] += yp;
-        for (std::size_t q = p; q < d; ++q) t2[p * d + q] += yp * (w[q] - shift[q]);
+        t[p] += yp;
+        for (std::size_t q = p; q < d; ++q) t[e++] += yp * (w[q] - shift[q]);
       }
     }
     ++n;
@@ -139,23 +108,59 @@ void accumulate_block(int k, int m, std::uint64_t first, std::uint64_t len, cons
     SobolCoMoments& c = out[o];
     c.n = n;
     c.dim = dim;
-    c.mean.assign(d, 0.0);
-    c.m2.assign(d * d, 0.0);
-    if (n == 0) continue;
-    const double dn = static_cast<double>(n);
-    const double* shift = &w0[static_cast<std::size_t>(o) * d];
-    const double* t1 = &s1[static_cast<std::size_t>(o) * d];
-    const double* t2 = &s2[static_cast<std::size_t>(o) * d * d];
-    for (std::size_t p = 0; p < d; ++p) c.mean[p] = shift[p] + t1[p] / dn;
-    for (std::size_t p = 0; p < d; ++p) {
-      for (std::size_t q = p; q < d; ++q) {
-        double v = t2[p * d + q] - t1[p] * t1[q] / dn;
-        if (p == q && v < 0.0) v = 0.0;
-        c.m2[p * d + q] = c.m2[q * d + p] = v;
-      }
-    }
+    c.mean.resize(d);
+    c.m2.resize(d * d);
+    sobol_finish(dim, n, &w0[static_cast<std::size_t>(o) * d],
+                 &sums[static_cast<std::size_t>(o) * ne], c.mean.data(), c.m2.data());
   }
 }
+
+// Center of each output: the mean of fA and fB over the valid base draws
+// among the first kShiftScan. Any constant leaves the estimators' limits
+// unchanged; one near the mean keeps (fB - center) (fAB_i - fA) from
+// carrying mean^2-sized noise and the sums from cancelling.
+template <class Sampler, class Model>
+std::vector<double> center(int k, int m, std::uint64_t base_draws, const Sampler& sample,
+                           const Model& model) {
+  const std::size_t nm = static_cast<std::size_t>(m);
+  std::vector<double> c(nm, 0.0);
+  std::vector<double> xa(static_cast<std::size_t>(k)), xb(xa.size()), x(xa.size());
+  std::vector<double> f(static_cast<std::size_t>((k + 2) * m)), sum(nm, 0.0);
+  std::uint64_t used = 0;
+  for (std::uint64_t j = 0; j < std::min<std::uint64_t>(base_draws, kShiftScan); ++j) {
+    if (!evaluate_base(k, m, j, sample, model, xa.data(), xb.data(), x.data(), f.data())) continue;
+    for (std::size_t o = 0; o < nm; ++o) sum[o] += f[o] + f[nm + o];
+    ++used;
+  }
+  if (used > 0)
+    for (std::size_t o = 0; o < nm; ++o) c[o] = sum[o] / (2.0 * static_cast<double>(used));
+  return c;
+}
+
+// Computes blocks [first, first + n) into part[b * m + o] and invalid[b].
+using BlockChunkFn = std::function<void(std::uint64_t first, std::uint64_t n, SobolCoMoments* part,
+                                        std::uint64_t* invalid)>;
+
+// Folds the blocks of acc (k, m, base_draws and center set) into acc in block
+// order, `chunk` blocks per call of `compute`; the chunk size does not change
+// the result. Checks *cancel before each chunk and at the end (Interrupted).
+void fold_blocks(SobolAccumulation& acc, std::uint64_t chunk, const BlockChunkFn& compute,
+                 const std::atomic<bool>* cancel,
+                 const std::function<void(std::uint64_t, std::uint64_t)>& progress);
+
+// The partials of blocks [first, first + nblocks) from sobol_cuda_blocks'
+// raw output (shift and sums per output), finished on the host exactly as
+// accumulate_block finishes its own sums.
+void partials_from_raw(int k, int m, std::uint64_t nblocks, const std::uint64_t* counts,
+                       const double* sums, SobolCoMoments* part, std::uint64_t* invalid);
+
+// Block `blk` of design d computed on the host by accumulate_block with the
+// sampler and model that run_sensitivity uses (the CPU reference of the GPU).
+void design_block_cpu(const SobolDesign& d, std::uint64_t blk, SobolCoMoments* out,
+                      std::uint64_t& invalid);
+
+// The center of design d, as run_sensitivity computes it.
+std::vector<double> design_center(const SobolDesign& d);
 
 }  // namespace sobol_detail
 
@@ -175,63 +180,23 @@ SobolAccumulation sobol_accumulate(
   acc.k = k;
   acc.m = m;
   acc.base_draws = base_draws;
-  const std::size_t nm = static_cast<std::size_t>(m);
-  const int dim = 2 * k + 2;
-
-  // Center of each output: the mean of fA and fB over the valid base draws
-  // among the first kShiftScan. Any constant leaves the estimators' limits
-  // unchanged; one near the mean keeps (fB - center) (fAB_i - fA) from
-  // carrying mean^2-sized noise and the sums from cancelling.
-  acc.center.assign(nm, 0.0);
-  {
-    std::vector<double> xa(static_cast<std::size_t>(k)), xb(xa.size()), x(xa.size());
-    std::vector<double> f(static_cast<std::size_t>((k + 2) * m)), sum(nm, 0.0);
-    std::uint64_t used = 0;
-    for (std::uint64_t j = 0; j < std::min<std::uint64_t>(base_draws, kShiftScan); ++j) {
-      if (!sobol_detail::evaluate_base(k, m, j, sample, model, xa.data(), xb.data(), x.data(),
-                                       f.data()))
-        continue;
-      for (std::size_t o = 0; o < nm; ++o) sum[o] += f[o] + f[nm + o];
-      ++used;
-    }
-    if (used > 0)
-      for (std::size_t o = 0; o < nm; ++o)
-        acc.center[o] = sum[o] / (2.0 * static_cast<double>(used));
-  }
-
-  acc.moments.resize(nm);
-  for (auto& c : acc.moments) {
-    c.dim = dim;
-    c.mean.assign(static_cast<std::size_t>(dim), 0.0);
-    c.m2.assign(static_cast<std::size_t>(dim * dim), 0.0);
-  }
+  acc.center = sobol_detail::center(k, m, base_draws, sample, model);
   const int nthreads = threads > 0 ? threads : omp_get_max_threads();
-  const std::uint64_t nblocks = (base_draws + kBlockDraws - 1) / kBlockDraws;
-  // Chunks bound the memory (constant in base_draws); their size does not
-  // change the result, since partials fold in block order regardless.
+  // Chunks bound the memory (constant in base_draws).
   const std::uint64_t chunk = std::max<std::uint64_t>(1, 4 * static_cast<std::uint64_t>(nthreads));
-  std::vector<SobolCoMoments> part(static_cast<std::size_t>(std::min(chunk, nblocks)) * nm);
-  std::vector<std::uint64_t> bad(static_cast<std::size_t>(std::min(chunk, nblocks)));
-  std::uint64_t done = 0;
-  for (std::uint64_t b0 = 0; b0 < nblocks; b0 += chunk) {
-    if (cancel && cancel->load(std::memory_order_relaxed)) throw Interrupted();
-    const std::int64_t nb = static_cast<std::int64_t>(std::min(chunk, nblocks - b0));
+  const std::size_t nm = static_cast<std::size_t>(m);
+  sobol_detail::fold_blocks(
+      acc, chunk,
+      [&](std::uint64_t b0, std::uint64_t nb, SobolCoMoments* part, std::uint64_t* bad) {
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads)
-    for (std::int64_t t = 0; t < nb; ++t) {
-      const std::uint64_t blk = b0 + static_cast<std::uint64_t>(t);
-      const std::size_t ti = static_cast<std::size_t>(t);
-      sobol_detail::accumulate_block(k, m, blk * kBlockDraws, block_length(base_draws, blk),
-                                     acc.center.data(), sample, model, &part[ti * nm], bad[ti]);
-    }
-    for (std::int64_t t = 0; t < nb; ++t) {
-      const std::size_t ti = static_cast<std::size_t>(t);
-      for (std::size_t o = 0; o < nm; ++o) acc.moments[o].merge(part[ti * nm + o]);
-      acc.invalid += bad[ti];
-      done += block_length(base_draws, b0 + static_cast<std::uint64_t>(t));
-    }
-    if (progress) progress(done, base_draws);
-  }
-  if (cancel && cancel->load(std::memory_order_relaxed)) throw Interrupted();
+        for (std::int64_t t = 0; t < static_cast<std::int64_t>(nb); ++t) {
+          const std::uint64_t blk = b0 + static_cast<std::uint64_t>(t);
+          const std::size_t ti = static_cast<std::size_t>(t);
+          sobol_detail::accumulate_block(k, m, blk * kBlockDraws, block_length(base_draws, blk),
+                                         acc.center.data(), sample, model, &part[ti * nm], bad[ti]);
+        }
+      },
+      cancel, progress);
   return acc;
 }
 
@@ -244,13 +209,22 @@ std::vector<std::string> sensitivity_output_names();
 std::vector<int> sensitivity_slots(const DrawSpec& spec);
 std::string slot_name(const DrawSpec& spec, int slot);
 
+// The design of run_sensitivity for `outputs` over every sampled parameter
+// of `spec`, with center and base_draws left 0. Throws InputError as
+// run_sensitivity does, and for more than kSobolMaxOutputs outputs.
+SobolDesign make_sobol_design(const DrawSpec& spec, const std::vector<std::string>& outputs);
+
 // Sobol indices of cfg.outputs with respect to every sampled parameter of
 // `spec` (A from stream kSobolStreamA, B from kSobolStreamB; spec.stream is
-// ignored). Throws InputError for an unknown output, base_draws < 2 or no
-// sampled parameter; Interrupted when *cancel becomes true.
+// ignored). cuda_device >= 0: the blocks run on that CUDA device
+// (sobol_cuda_blocks; the center and the fold stay on the host), except with
+// more than kSobolMaxOutputs outputs, which run on the CPU with a log line.
+// The GPU's result agrees with the CPU's to rounding. Throws InputError for
+// an unknown output, base_draws < 2 or no sampled parameter; CudaError from
+// the device; Interrupted when *cancel becomes true.
 SensitivityResult run_sensitivity(
     const DrawSpec& spec, const SensitivityConfig& cfg, int threads,
     const std::atomic<bool>* cancel = nullptr,
-    const std::function<void(std::uint64_t, std::uint64_t)>& progress = {});
+    const std::function<void(std::uint64_t, std::uint64_t)>& progress = {}, int cuda_device = -1);
 
 }  // namespace spillmc
