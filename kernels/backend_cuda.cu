@@ -166,6 +166,7 @@ struct KernelAnalysis {
   HistAxis hist_axis[kNumFields];
   std::uint32_t hist_size;  // counters per segment row
   bool hist_shared;         // count in dynamic shared memory, then flush once per block
+  std::uint32_t dyn_hist;   // byte offset of those counts in dynamic shared memory
   std::uint64_t first_segment;
   std::uint64_t* hist;
   // Conditions: one Tally per block and condition.
@@ -193,7 +194,9 @@ struct RawSums {
   std::uint64_t n;
 };
 
-// Shared memory only the analysis kernel has.
+// Static shared memory only the analysis kernel has. The path tiles and the
+// histogram live in dynamic shared memory (DynShared), sized by the plan, so
+// that a run without paths keeps two blocks per SM next to a 76 KB histogram.
 template <bool kExtra>
 struct ExtraShared {};
 template <>
@@ -201,8 +204,24 @@ struct ExtraShared<true> {
   unsigned cmask[kWarps][kMaxConditions];  // per warp iteration: draws where condition c holds
   std::uint32_t ccount[kMaxConditions][kNumCondCounters];
   std::uint32_t pbest[kMaxPaths + 1];
-  double ptile[kWarps][kMaxPaths][kTileStride];  // path gains, transposed like the fields
-  RawSums pwarp[kWarps][kMaxPaths];
+};
+
+// Dynamic shared memory of the analysis kernel: path gains transposed like the
+// fields ([warp][path][lane], stride kTileStride), the warps' path sums, then
+// (an.hist_shared) the histogram counts at byte an.dyn_hist.
+struct DynShared {
+  double* ptile;
+  RawSums* pwarp;
+  std::uint32_t* hist;
+
+  __host__ __device__ static std::size_t path_bytes(int np) {
+    return static_cast<std::size_t>(kWarps) * np * (kTileStride * sizeof(double) + sizeof(RawSums));
+  }
+  __device__ DynShared(unsigned char* base, int np, std::uint32_t dyn_hist)
+      : ptile(reinterpret_cast<double*>(base)),
+        pwarp(reinterpret_cast<RawSums*>(base + static_cast<std::size_t>(kWarps) * np *
+                                                    kTileStride * sizeof(double))),
+        hist(reinterpret_cast<std::uint32_t*>(base + dyn_hist)) {}
 };
 
 template <bool kTable>
@@ -220,9 +239,8 @@ __device__ __forceinline__ const DrawSpec& block_spec(const DrawSpec& arg, const
 // flushed into the segment's row. Called by every thread of the block.
 __device__ __forceinline__ void finish_analysis(const KernelAnalysis& an, const double* s_shift,
                                                 TileStorage& s_tile, ExtraShared<true>& s_x,
-                                                const std::uint32_t* s_hist,
-                                                const ShiftedSums* cacc, const ShiftedSums& pacc,
-                                                std::uint64_t* hist_row) {
+                                                const DynShared& dyn, const ShiftedSums* cacc,
+                                                const ShiftedSums& pacc, std::uint64_t* hist_row) {
   const int tid = static_cast<int>(threadIdx.x);
   const int lane = tid % kWarpSize;
   const int warp = tid / kWarpSize;
@@ -253,13 +271,13 @@ __device__ __forceinline__ void finish_analysis(const KernelAnalysis& an, const 
   if (np > 0) {
     __syncthreads();
     if (lane < np)
-      s_x.pwarp[warp][lane] = {pacc.shift, pacc.s1, pacc.s2, pacc.min, pacc.max, pacc.n};
+      dyn.pwarp[warp * np + lane] = {pacc.shift, pacc.s1, pacc.s2, pacc.min, pacc.max, pacc.n};
     __syncthreads();
     const std::uint64_t b = blockIdx.x;
     if (tid < np) {
       Moments total;
       for (int w = 0; w < kWarps; ++w) {
-        const RawSums& r = s_x.pwarp[w][tid];
+        const RawSums& r = dyn.pwarp[w * np + tid];
         ShiftedSums sw;
         sw.shift = r.shift, sw.s1 = r.s1, sw.s2 = r.s2, sw.min = r.min, sw.max = r.max, sw.n = r.n;
         total.merge(sw.moments());
@@ -271,9 +289,9 @@ __device__ __forceinline__ void finish_analysis(const KernelAnalysis& an, const 
   if (an.hist_shared) {
     __syncthreads();
     for (std::uint32_t j = static_cast<std::uint32_t>(tid); j < an.hist_size; j += kThreads)
-      if (s_hist[j] != 0)
+      if (dyn.hist[j] != 0)
         atomicAdd(reinterpret_cast<unsigned long long*>(hist_row + j),
-                  static_cast<unsigned long long>(s_hist[j]));
+                  static_cast<unsigned long long>(dyn.hist[j]));
   }
 }
 
@@ -293,7 +311,7 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
   // Raw storage: DrawSpec has default member initializers, which __shared__ forbids.
   __shared__ alignas(DrawSpec) unsigned char s_spec[kTable ? sizeof(DrawSpec) : 1];
   __shared__ ExtraShared<kExtra> s_x;
-  extern __shared__ std::uint32_t s_hist[];  // an.hist_shared: an.hist_size counters
+  extern __shared__ __align__(16) unsigned char s_dyn[];  // kExtra: DynShared
 
   const int tid = static_cast<int>(threadIdx.x);
   const int lane = tid % kWarpSize;
@@ -302,6 +320,7 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
   const std::uint64_t k = kTable ? g % plan.bpc : g;
   const std::uint64_t first = k * kBlockDraws;
   const std::uint32_t len = static_cast<std::uint32_t>(block_length(plan.draws, k));
+  const DynShared dyn(s_dyn, kExtra ? an.paths.n : 0, kExtra ? an.dyn_hist : 0);
 
   if constexpr (kTable) {
     static_assert(sizeof(DrawSpec) % sizeof(std::uint64_t) == 0, "copied as words");
@@ -316,7 +335,7 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
     if (tid <= kMaxPaths) s_x.pbest[tid] = 0;
     if (an.hist_shared)
       for (std::uint32_t j = static_cast<std::uint32_t>(tid); j < an.hist_size; j += kThreads)
-        s_hist[j] = 0;
+        dyn.hist[j] = 0;
   }
   if (kTable) __syncthreads();  // the spec copy is complete
   const DrawSpec& spec = block_spec<kTable>(spec_arg, s_spec);
@@ -383,7 +402,8 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
             const Params p{o.v[F_a], o.v[F_b], o.v[F_c], o.v[F_A1], o.v[F_A2], o.v[F_A2p]};
             double gains[kMaxPaths];
             path_gains(an.paths, spec.seed, spec.stream, first + i, p, spec.mode, gains);
-            for (int q = 0; q < an.paths.n; ++q) s_x.ptile[warp][q][lane] = gains[q];
+            for (int q = 0; q < an.paths.n; ++q)
+              dyn.ptile[(warp * an.paths.n + q) * kTileStride + lane] = gains[q];
             const int best = best_path(gains, an.paths.n);
             atomicAdd(&s_x.pbest[best < 0 ? an.paths.n : best], 1u);
           }
@@ -433,7 +453,7 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
     if constexpr (kExtra) {
       if (lane < an.paths.n) {
         unsigned m = valid_mask;
-        const double* row = s_x.ptile[warp][lane];
+        const double* row = dyn.ptile + (warp * an.paths.n + lane) * kTileStride;
         while (m != 0) {
           const int j = __ffs(static_cast<int>(m)) - 1;
           m &= m - 1;
@@ -451,7 +471,7 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
               an.hist_offset[h] +
               static_cast<std::uint32_t>(hist_slot(an.hist_axis[h], column[f * kTileStride]));
           if (an.hist_shared) {
-            atomicAdd(&s_hist[slot], 1u);
+            atomicAdd(&dyn.hist[slot], 1u);
           } else {
             atomicAdd(reinterpret_cast<unsigned long long*>(hist_row + slot), 1ull);
           }
@@ -505,7 +525,7 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
       t.regime_up[r] = c.c[W_regime_up][r];
     }
   }
-  if constexpr (kExtra) finish_analysis(an, s_shift, s_tile, s_x, s_hist, cacc, pacc, hist_row);
+  if constexpr (kExtra) finish_analysis(an, s_shift, s_tile, s_x, dyn, cacc, pacc, hist_row);
 }
 
 // ---------------------------------------------------------------------------
@@ -705,19 +725,23 @@ class CudaBackend final : public Backend {
       }
       if (off > UINT32_MAX) throw Error("histograms too large for the CUDA backend");
       an_.hist_size = static_cast<std::uint32_t>(off);
-      // Per-block counts in shared memory when they fit beside the static
-      // tiles (fewer resident blocks, far fewer global atomics).
-      const std::size_t hist_bytes = off * sizeof(std::uint32_t);
-      if (an_.nhist > 0 && extra_static_shared_ + hist_bytes <= shared_optin_) {
-        an_.hist_shared = true;
-        dyn_shared_ = hist_bytes;
-        SPILLMC_CUDA_CHECK(cudaFuncSetAttribute(tally_kernel<true, true>,
-                                                cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                                static_cast<int>(hist_bytes)));
-      }
       an_.ncond = static_cast<int>(a.conditions.size());
       for (int c = 0; c < an_.ncond; ++c) an_.cond[c] = a.conditions[static_cast<std::size_t>(c)];
       an_.paths = a.paths;
+      // Path tiles, then per-block histogram counts when they fit beside the
+      // static tiles (fewer resident blocks, far fewer global atomics).
+      const std::size_t path_bytes = DynShared::path_bytes(an_.paths.n);
+      const std::size_t hist_at = (path_bytes + 15) / 16 * 16;
+      const std::size_t hist_bytes = off * sizeof(std::uint32_t);
+      dyn_shared_ = path_bytes;
+      if (an_.nhist > 0 && extra_static_shared_ + hist_at + hist_bytes <= shared_optin_) {
+        an_.hist_shared = true;
+        an_.dyn_hist = static_cast<std::uint32_t>(hist_at);
+        dyn_shared_ = hist_at + hist_bytes;
+      }
+      SPILLMC_CUDA_CHECK(cudaFuncSetAttribute(tally_kernel<true, true>,
+                                              cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                              static_cast<int>(dyn_shared_)));
     }
     an_.select = DrawSelect::none;
     if (draws) {
