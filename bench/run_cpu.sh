@@ -19,6 +19,8 @@
 #   numpy_tuned       the same with the chunk size that is fastest here (2e4: cache-sized)
 #   spillmc_1thread   spillmc run --backend cpu --threads 1
 #   spillmc_threads   spillmc run --backend cpu --threads 0 (all cores)
+# Every spillmc run here is summary mode (--set histograms=false), what the NumPy
+# baseline computes too; bench/run_features.sh measures the analyses.
 # Rates are draws / compute time as each program measures it (spillmc: the
 # file's draws_per_second, i.e. run_blocks; NumPy: the chunk loop), so process
 # start, imports and file writing count for neither.
@@ -90,7 +92,7 @@ def sh(cmd):
 def spillmc(draws, threads):
     h5 = os.path.join(tmp, "s.h5")
     sh([BIN, "run", CONFIG, "--draws", str(draws), "--backend", "cpu", "--threads", str(threads),
-        "-o", h5, "--force", "--quiet"])
+        "--set", "histograms=false", "-o", h5, "--force", "--quiet"])
     with h5py.File(h5, "r") as f:
         return float(f.attrs["draws_per_second"])
 
@@ -143,8 +145,8 @@ def max_rss_mib(cmd):
 
 
 def spill_cmd(draws):
-    return [BIN, "run", CONFIG, "--draws", str(draws), "--backend", "cpu", "-o",
-            os.path.join(tmp, "m.h5"), "--force", "--quiet"]
+    return [BIN, "run", CONFIG, "--draws", str(draws), "--backend", "cpu", "--set",
+            "histograms=false", "-o", os.path.join(tmp, "m.h5"), "--force", "--quiet"]
 
 
 memory = {}

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# GPU throughput of SpillMC (summary mode) on an NVIDIA GPU, and the kernel's
+# GPU throughput of SpillMC (summary mode: --set histograms=false) on an NVIDIA GPU, and the kernel's
 # share of the instruction-issue ceiling from Nsight Compute. Writes
 # bench/results/<UTC date>-<gpu>-gpu.json and prints a short summary.
 #
@@ -128,7 +128,7 @@ trap 'rm -rf "$tmp"' EXIT
 # ("wrote F: N draws (...) in X s, Y draws/s"); its own timing of the computation.
 timed_run() {
   local n=$1 err=$tmp/run.err
-  if ! "$bin" run "$config" --draws "$n" --backend cuda -o "$tmp/g.h5" --force \
+  if ! "$bin" run "$config" --draws "$n" --backend cuda --set histograms=false -o "$tmp/g.h5" --force \
     --log-level info 2>"$err" >/dev/null; then
     tail -20 "$err" >&2
     die "spillmc run --draws $n --backend cuda failed"
@@ -160,9 +160,10 @@ if ((ncu_on)); then
     ncu_status="skipped: ncu not found"
   else
     log "profiling one launch with $ncu_bin"
-    if "$ncu_bin" --clock-control none -k regex:tally_blocks --launch-skip 1 --launch-count 1 \
+    if "$ncu_bin" --clock-control none -k regex:tally_kernel --launch-skip 1 --launch-count 1 \
       --metrics "$metrics" --csv --page raw \
-      "$bin" run "$config" --draws 1e9 --backend cuda -o "$tmp/p.h5" --force --quiet \
+      "$bin" run "$config" --draws 1e9 --backend cuda --set histograms=false -o "$tmp/p.h5" \
+      --force --quiet \
       >"$tmp/ncu.csv" 2>"$tmp/ncu.err"; then
       ncu_status="ok"
     else
@@ -215,7 +216,8 @@ ncu["issue_fraction_of_ceiling"] = issue / 100.0 if isinstance(issue, float) els
 meas = {}
 for n, rs in runs.items():
     rates = [r for r, _ in rs]
-    meas[f"cuda_{n}"] = {"what": f"spillmc run --backend cuda --draws {n}", "draws": int(float(n)),
+    meas[f"cuda_{n}"] = {"what": f"spillmc run --backend cuda --set histograms=false --draws {n}",
+                         "draws": int(float(n)),
                          "draws_per_second": rates, "wall_seconds": [w for _, w in rs],
                          "median": statistics.median(rates)}
 best = max(meas.values(), key=lambda m: m["draws"])["median"] if meas else None
