@@ -293,7 +293,7 @@ inline void add_shifted(ShiftedSums& s, double x) {
 void BlockAnalysis::visit(std::uint64_t index, int reason, const Outcome& o) {
   if (batch_ && draw_selected(a_.draws, index)) batch_->add(index, reason, o, a_.draws.fields);
   if (reason >= 0) return;
-  for (std::size_t h = 0; h < a_.hist_fields.size(); ++h) {
+  for (std::size_t h = 0; h < a_.hist_fields.size() && !hist_taken_; ++h) {
     const int f = a_.hist_fields[h];
     if (f == F_A2_crit && !o.a2crit_defined) continue;
     ++x_.hist[hist_offset_[h] + static_cast<std::size_t>(hist_slot(a_.hist_axes[h], o.v[f]))];
@@ -324,6 +324,22 @@ void BlockAnalysis::visit(std::uint64_t index, int reason, const Outcome& o) {
     ++x_.path_best[best < 0 ? static_cast<std::size_t>(a_.paths.n)
                             : static_cast<std::size_t>(best)];
   }
+}
+
+VisitorHistograms BlockAnalysis::take_histograms() {
+  hist_taken_ = true;
+  VisitorHistograms h;
+  h.n = a_.hist_fields.size();
+  h.fields = a_.hist_fields.data();
+  h.axes = a_.hist_axes.data();
+  h.offsets = hist_offset_.data();
+  h.counts = x_.hist.data();
+  return h;
+}
+
+bool BlockAnalysis::wants_visits() const {
+  return batch_ != nullptr || !a_.conditions.empty() || a_.paths.n > 0 ||
+         (!hist_taken_ && !a_.hist_fields.empty());
 }
 
 void BlockAnalysis::finish(Extra& out) const {

@@ -11,6 +11,8 @@
 #include <cmath>
 #include <cstring>
 
+#include "spillmc/histogram.hpp"
+
 namespace spillmc {
 namespace {
 
@@ -512,7 +514,6 @@ SPILLMC_AI bool combine_extreme(const double v[W], bool is_min, double& out) {
   return true;
 }
 
-// Block body; false if the extremes are ambiguous (see combine_extreme).
 // Hands the draws of a chunk to a visitor, as Outcomes (not inlined: rare path).
 __attribute__((noinline)) void visit_chunk(DrawVisitor& v, u64 first, int present, const Chunk& c) {
   for (int j = 0; j < present; ++j) {
@@ -526,8 +527,34 @@ __attribute__((noinline)) void visit_chunk(DrawVisitor& v, u64 first, int presen
   }
 }
 
+// Adds a chunk's valid draws to histograms taken from a visitor (take_histograms): slots over
+// lanes (hist_slots), then one add per lane, 0 for lanes that do not count.
+SPILLMC_AI void bin_chunk(const VisitorHistograms& hs, const Chunk& c) {
+  i64 ok[W], ok_crit[W];
+  SPILLMC_LANES
+  for (int j = 0; j < W; ++j) {
+    ok[j] = c.reason[j] < 0 ? 1 : 0;
+    ok_crit[j] = ok[j] & c.crit[j];
+  }
+  for (std::size_t h = 0; h < hs.n; ++h) {
+    const int f = hs.fields[h];
+    int slot[W];
+    hist_slots<W>(hs.axes[h], c.v[f], slot);
+    u64* counts = hs.counts + hs.offsets[h];
+    const i64* use = f == F_A2_crit ? ok_crit : ok;
+    for (int j = 0; j < W; ++j) counts[slot[j]] += static_cast<u64>(use[j]);
+  }
+}
+
+// Block body; false if the extremes are ambiguous (see combine_extreme).
 SPILLMC_AI bool block_body(const DrawSpec& spec, u64 first, u64 len, const double* shift, Tally& t,
                            DrawVisitor* visitor) {
+  // Histograms are binned here over lanes; the visitor is called only for what else it does.
+  VisitorHistograms hs;
+  if (visitor) {
+    hs = visitor->take_histograms();
+    if (!visitor->wants_visits()) visitor = nullptr;
+  }
   LaneSums acc;
   std::memset(&acc, 0, sizeof acc);
   for (int f = 0; f < kNumFields; ++f)
@@ -538,6 +565,7 @@ SPILLMC_AI bool block_body(const DrawSpec& spec, u64 first, u64 len, const doubl
     const int present = rest < W ? static_cast<int>(rest) : W;
     evaluate_chunk(spec, first + i, present, c);
     add_chunk(acc, c, shift);
+    if (hs.n > 0) bin_chunk(hs, c);
     if (visitor) visit_chunk(*visitor, first + i, present, c);
   }
   // Lanes combined in lane order: fixed, so the bits do not depend on the variant.

@@ -17,7 +17,11 @@
 #include <string>
 #include <vector>
 
+#include "spillmc/analysis.hpp"
 #include "spillmc/config.hpp"
+#include "spillmc/draw_batch.hpp"
+#include "spillmc/histogram.hpp"
+#include "spillmc/paths.hpp"
 
 using namespace spillmc;
 
@@ -460,6 +464,136 @@ TEST(CpuBatch, DeterministicAndSameBitsOnEveryVariant) {
         if (!batch_isa_supported(isa)) continue;
         EXPECT_TRUE(same_tally(ref, accumulate_block_batched(s.spec, total, k, isa)))
             << s.name << " block " << k << " isa " << static_cast<int>(isa);
+      }
+    }
+  }
+}
+
+namespace {
+
+// Histograms for a spec that reach every case of hist_slot: for each field, a 1000-bin axis from
+// a pilot of 200 draws (narrow: many under- and overflows, extreme values included); then axes
+// whose ends are draws' own values (exactly on lo and on hi), a one-bin axis for A2_crit (its
+// undefined draws must not count) and a fine axis (many edge corrections).
+AnalysisSpec histogram_spec(const DrawSpec& spec) {
+  AnalysisSpec a;
+  std::vector<std::vector<double>> pilot(kNumFields);
+  for (std::uint64_t i = 0; i < 2000 && pilot[F_a].size() < 200; ++i) {
+    Outcome o;
+    if (evaluate_draw(spec, 3 * i + 1, o) >= 0) continue;
+    for (int f = 0; f < kNumFields; ++f)
+      if (f != F_A2_crit || o.a2crit_defined) pilot[f].push_back(o.v[f]);
+  }
+  for (int f = 0; f < kNumFields; ++f) {
+    a.hist_fields.push_back(f);
+    a.hist_axes.push_back(pilot_axis(pilot[f].data(), pilot[f].size(), 1000));
+  }
+  for (int f : {F_a, F_A1, F_p12}) {
+    Outcome o0, o1;
+    int i = 0;
+    while (evaluate_draw(spec, static_cast<std::uint64_t>(i), o0) >= 0) ++i;
+    ++i;
+    while (evaluate_draw(spec, static_cast<std::uint64_t>(i), o1) >= 0) ++i;
+    const double x0 = std::min(o0.v[f], o1.v[f]), x1 = std::max(o0.v[f], o1.v[f]);
+    if (!(x0 < x1)) continue;  // a fixed parameter
+    a.hist_fields.push_back(f);
+    a.hist_axes.push_back(make_hist_axis(x0, x1, 7));
+  }
+  a.hist_fields.push_back(F_A2_crit);
+  a.hist_axes.push_back(make_hist_axis(-1e300, 1e300, 1));
+  a.hist_fields.push_back(F_pi22);
+  a.hist_axes.push_back(make_hist_axis(0.0, 1.0 / 3.0, 1 << 20));
+  a.hist_from_pilot.assign(a.hist_fields.size(), false);
+  return a;
+}
+
+Extra block_extra(const AnalysisSpec& a, const DrawSpec& spec, std::uint64_t total, std::uint64_t k,
+                  BatchIsa isa, bool scalar, DrawBatch* batch) {
+  if (batch) batch->reset(a.draws.fields.size());
+  BlockAnalysis analysis(a, spec, batch);
+  if (scalar)
+    (void)accumulate_block(spec, total, k, &analysis);
+  else
+    (void)accumulate_block_batched(spec, total, k, isa, &analysis);
+  Extra x;
+  analysis.finish(x);
+  return x;
+}
+
+std::vector<unsigned char> extra_bytes(const Extra& x) {
+  std::vector<unsigned char> b(x.byte_size());
+  x.to_bytes(b.data());
+  return b;
+}
+
+}  // namespace
+
+// The histograms the batched path bins itself, over lanes: the counts of every block equal those
+// of BlockAnalysis fed draw by draw by the scalar path (hist_slot per value), on every variant.
+TEST(CpuBatch, HistogramCountsEqualScalarOnEveryVariant) {
+  const std::uint64_t total = kBlockDraws + 1001;  // a full block and a short one
+  for (const Named& s : all_specs()) {
+    const AnalysisSpec a = histogram_spec(s.spec);
+    for (std::uint64_t k = 0; k < 2; ++k) {
+      const Extra ref = block_extra(a, s.spec, total, k, BatchIsa::generic, true, nullptr);
+      std::uint64_t under = 0, over = 0, total_counts = 0;
+      std::size_t off = 0;
+      for (const HistAxis& ax : a.hist_axes) {
+        under += ref.hist[off];
+        over += ref.hist[off + static_cast<std::size_t>(ax.bins) + 1];
+        off += static_cast<std::size_t>(hist_slot_count(ax));
+      }
+      for (std::uint64_t c : ref.hist) total_counts += c;
+      EXPECT_GT(under, 0u) << s.name;
+      EXPECT_GT(over, 0u) << s.name;
+      for (BatchIsa isa : kIsas) {
+        if (!batch_isa_supported(isa)) continue;
+        const Extra x = block_extra(a, s.spec, total, k, isa, false, nullptr);
+        ASSERT_EQ(x.hist.size(), ref.hist.size());
+        std::size_t differ = 0;
+        for (std::size_t i = 0; i < ref.hist.size(); ++i) differ += x.hist[i] != ref.hist[i];
+        EXPECT_EQ(differ, 0u) << s.name << " block " << k << " isa " << static_cast<int>(isa)
+                              << " (" << total_counts << " counts)";
+      }
+    }
+  }
+}
+
+// Histograms with conditions, paths and per-draw output: the batched path bins the histograms
+// and visits each draw for the rest; the whole Extra (bytes) and the per-draw rows equal the
+// scalar path's.
+TEST(CpuBatch, AnalysesWithHistogramsGiveTheScalarExtras) {
+  const Config cfg = load_config(std::string(SPILLMC_SOURCE_DIR) + "/configs/paths.yaml");
+  const std::uint64_t total = kBlockDraws + 333;
+  for (const Named& s : all_specs()) {
+    AnalysisSpec a = histogram_spec(s.spec);
+    a.conditions = {Condition{E_leader_gains, false}, Condition{E_follower_active, true}};
+    a.paths = paths_spec(cfg);
+    a.draws.select = DrawSelect::every;
+    a.draws.n = 5;
+    for (int f = 0; f < kNumFields; ++f) a.draws.fields.push_back(f);
+    for (std::uint64_t k = 0; k < 2; ++k) {
+      DrawBatch ref_batch;
+      const Extra ref = block_extra(a, s.spec, total, k, BatchIsa::generic, true, &ref_batch);
+      ASSERT_FALSE(ref_batch.index.empty());
+      for (BatchIsa isa : kIsas) {
+        if (!batch_isa_supported(isa)) continue;
+        const std::string what = std::string(s.name) + " block " + std::to_string(k) + " isa " +
+                                 std::to_string(static_cast<int>(isa));
+        DrawBatch batch;
+        const Extra x = block_extra(a, s.spec, total, k, isa, false, &batch);
+        EXPECT_TRUE(extra_bytes(x) == extra_bytes(ref)) << what;
+        EXPECT_EQ(batch.index, ref_batch.index) << what;
+        EXPECT_EQ(batch.status, ref_batch.status) << what;
+        EXPECT_EQ(batch.regime2, ref_batch.regime2) << what;
+        ASSERT_EQ(batch.values.size(), ref_batch.values.size()) << what;
+        for (std::size_t f = 0; f < batch.values.size(); ++f) {
+          ASSERT_EQ(batch.values[f].size(), ref_batch.values[f].size()) << what;
+          EXPECT_EQ(std::memcmp(batch.values[f].data(), ref_batch.values[f].data(),
+                                batch.values[f].size() * sizeof(double)),
+                    0)
+              << what << " field " << f;
+        }
       }
     }
   }

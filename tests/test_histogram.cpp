@@ -202,6 +202,61 @@ TEST(Histogram, SlotOfScaledIndexIsCorrectedWhereNaiveFloorIsWrong) {
   EXPECT_GT(naive_wrong, 0);
 }
 
+// The lane form used by the batched CPU path: hist_slot's slot for every lane, whatever mix of
+// lanes a group holds (edges and their neighbours, under/overflow, infinities, NaN, huge and tiny
+// values, signed zeros). Groups of 16 as cpu_batch.cpp calls it, and of 3.
+TEST(Histogram, SlotsOverLanesEqualHistSlot) {
+  const HistAxis axes[] = {
+      make_hist_axis(0.1, 0.7, 3),
+      make_hist_axis(-1e6, 1e6 + 0.3, 997),
+      make_hist_axis(1e15, 1e15 + 1000, 999),
+      make_hist_axis(-3.3, 1.0 / 3.0, 1000),
+      make_hist_axis(1e-300, 3e-300, 10),
+      make_hist_axis(-7, 7, 1),
+      make_hist_axis(-1e300, 1e300, kMaxHistBins),
+      make_hist_axis(0.0, 1.0, 1 << 20),
+  };
+  constexpr double kMax = std::numeric_limits<double>::max();
+  std::mt19937_64 g(9);
+  for (const HistAxis& a : axes) {
+    SCOPED_TRACE("axis [" + std::to_string(a.lo) + ", " + std::to_string(a.hi) + "] bins " +
+                 std::to_string(a.bins));
+    std::vector<double> x = {a.lo,
+                             a.hi,
+                             -0.0,
+                             0.0,
+                             kMax,
+                             -kMax,
+                             INFINITY,
+                             -INFINITY,
+                             NAN,
+                             1e-310,
+                             -1e-310,
+                             std::nextafter(a.lo, -INFINITY),
+                             std::nextafter(a.hi, INFINITY),
+                             std::nextafter(a.hi, -INFINITY)};
+    // Every edge and one ulp either side (a sample of them on the large axes).
+    const int step = std::max(1, a.bins / 4096);
+    for (int k = 0; k <= a.bins; k += step) {
+      const double e = hist_edge(a, k);
+      x.insert(x.end(), {std::nextafter(e, -INFINITY), e, std::nextafter(e, INFINITY)});
+    }
+    std::uniform_real_distribution<double> u(a.lo - 0.1 * (a.hi - a.lo) * 0.5,
+                                             a.hi + 0.1 * (a.hi - a.lo) * 0.5);
+    for (int i = 0; i < 20000; ++i) x.push_back(u(g));
+    std::shuffle(x.begin(), x.end(), g);
+    while (x.size() % 48 != 0) x.push_back(a.lo);
+    std::vector<int> s16(x.size()), s3(x.size());
+    for (std::size_t i = 0; i < x.size(); i += 16) hist_slots<16>(a, &x[i], &s16[i]);
+    for (std::size_t i = 0; i < x.size(); i += 3) hist_slots<3>(a, &x[i], &s3[i]);
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      const int ref = hist_slot(a, x[i]);
+      ASSERT_EQ(s16[i], ref) << "x=" << x[i];
+      ASSERT_EQ(s3[i], ref) << "x=" << x[i];
+    }
+  }
+}
+
 TEST(Histogram, BoundsContainExactQuantilesNormal) {
   const auto v = normal_data(200000, 1);
   check_all_quantiles(v, make_hist_axis(-5, 11, 64), "normal, range covers all");

@@ -97,6 +97,8 @@ class BlockAnalysis final : public DrawVisitor {
  public:
   BlockAnalysis(const AnalysisSpec& a, const DrawSpec& spec, DrawBatch* batch);
   void visit(std::uint64_t index, int reason, const Outcome& o) override;
+  VisitorHistograms take_histograms() override;
+  bool wants_visits() const override;
   // The block's Extra (moments from the shifted sums).
   void finish(Extra& out) const;
 
@@ -108,6 +110,7 @@ class BlockAnalysis final : public DrawVisitor {
   std::vector<ShiftedSums> cond_sums_;  // [condition][field]
   std::vector<ShiftedSums> path_sums_;
   std::vector<std::size_t> hist_offset_;
+  bool hist_taken_ = false;  // the caller bins the histograms (take_histograms)
 };
 
 }  // namespace spillmc

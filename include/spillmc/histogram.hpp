@@ -70,6 +70,51 @@ SPILLMC_HD_INLINE int hist_slot(const HistAxis& a, double x) {
   return k + 1;
 }
 
+// hist_slot of N values at once (the batched CPU path's lanes). The candidate bin and its edge
+// checks are selects over lanes, so the loop vectorizes; a lane whose candidate the checks do not
+// confirm (the scaled index a rounding step off: rare) gets hist_slot itself, so every slot is
+// exactly hist_slot's. Host only.
+template <int N>
+inline void hist_slots(const HistAxis& a, const double* x, int* slot) {
+  const double lo = a.lo, hi = a.hi, inv = a.inv_width, w = a.width;
+  const int bins = a.bins;
+  const double top = static_cast<double>(bins), last = top - 1.0;
+  // Branch-free loops, kept apart: the compiler would otherwise split one loop on the clamps into
+  // paths that leave the (possibly trapping) conversion conditional, and not vectorize it.
+  // hist_slot's candidate, clamped to [0, bins - 1] so that every conversion is in range (lanes
+  // outside [lo, hi), NaN included, are settled below whatever their candidate).
+  double t[N];
+  for (int j = 0; j < N; ++j) {
+    double u = (x[j] - lo) * inv;
+    u = u < top ? u : last;
+    t[j] = u > 0.0 ? u : 0.0;
+  }
+  // hist_edge(k) and hist_edge(k + 1), the same operations (lo + 0 * w compares as lo; the
+  // upper edge of the last bin is hi, selected below).
+  int k[N];
+  double e0[N], m1[N];
+  for (int j = 0; j < N; ++j) {
+    k[j] = static_cast<int>(t[j]);
+    e0[j] = lo + static_cast<double>(k[j]) * w;
+    m1[j] = lo + static_cast<double>(k[j] + 1) * w;
+  }
+  int settled[N];
+  for (int j = 0; j < N; ++j) {
+    const double v = x[j];
+    const double e1 = k[j] + 1 == bins ? hi : m1[j];
+    const bool below = v < lo, inside = v < hi, at_hi = v == hi;
+    const bool fits = (v >= e0[j]) & (v < e1);
+    int s = k[j] + 1;
+    s = at_hi ? bins : s;
+    s = inside | at_hi ? s : bins + 1;
+    s = below ? 0 : s;
+    slot[j] = s;
+    settled[j] = fits | below | !inside;
+  }
+  for (int j = 0; j < N; ++j)
+    if (!settled[j]) slot[j] = hist_slot(a, x[j]);
+}
+
 inline int hist_slot_count(const HistAxis& a) {
   return a.bins + 2;
 }

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 
 #include "spillmc/draw.hpp"
@@ -160,11 +161,28 @@ SPILLMC_HD_INLINE void tally_draw(int reason, const Outcome& o, Tally& t, Shifte
   ++t.regime_up[o.regime_up];
 }
 
+struct HistAxis;  // histogram.hpp
+
+// Histograms a visitor hands over to its caller (DrawVisitor::take_histograms).
+struct VisitorHistograms {
+  std::size_t n = 0;                     // histograms
+  const int* fields = nullptr;           // Field of each
+  const HistAxis* axes = nullptr;        // axis of each
+  const std::size_t* offsets = nullptr;  // first slot of each in counts
+  std::uint64_t* counts = nullptr;       // hist_slot_count(axes[h]) slots each
+};
+
 // Sees every draw of a block in draw order (analyses beyond the main tally,
 // analysis.hpp). Host code only.
 struct DrawVisitor {
   virtual ~DrawVisitor() = default;
   virtual void visit(std::uint64_t index, int reason, const Outcome& o) = 0;
+  // Lets a batched caller bin the visitor's histograms itself, over lanes: after this call
+  // visit() leaves them alone, and the caller adds every valid draw's value (A2_crit's only
+  // where defined) at hist_slot's slot. Called before the first visit, at most once.
+  virtual VisitorHistograms take_histograms() { return {}; }
+  // False when visit() has nothing left to do, so that the caller may skip it.
+  virtual bool wants_visits() const { return true; }
 };
 
 // The partial of one block, sequentially: the CPU backend's unit of work and
