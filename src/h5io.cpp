@@ -991,6 +991,9 @@ ResultFile read_unguarded(const std::string& path);
 // HDF5 trusts a file's metadata: some damaged files make it crash or loop
 // rather than fail. The file is therefore read once in a child process first;
 // if that child dies, the file is refused with a message instead.
+// fork() copies only this thread: no other thread may be inside HDF5 (holding
+// its lock) at this point, or the child would wait forever. The one other
+// thread that calls HDF5, a DrawFile's writer, is never alive here.
 void probe_in_child(const std::string& path) {
   std::fflush(nullptr);
   const pid_t pid = ::fork();

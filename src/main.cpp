@@ -131,12 +131,6 @@ int cmd_run(const RunArgs& args) {
   else
     spdlog::info("run: {} draws, seed {}, model {}, backend {} ({})", cfg.draws, cfg.seed,
                  to_string(cfg.model), backend->name(), backend->device());
-  // Per-draw output streams into the result's temporary file while the run computes.
-  std::unique_ptr<DrawFile> draw_file;
-  if (writer && plan.analysis.has_draws())
-    draw_file = std::make_unique<DrawFile>(cfg.output_path, args.force, cfg.draws_output,
-                                           draws_selected_count(cfg.draws_output, plan.draws));
-
   // What identifies the run: recorded in checkpoints and the output.
   Result result;
   RunInfo& info = result.info;
@@ -173,6 +167,13 @@ int cmd_run(const RunArgs& args) {
     spdlog::warn("checkpoint {} exists and will be replaced (use --resume to continue it)",
                  ckpt_path);
   }
+  // Per-draw output streams into the result's temporary file while the run
+  // computes. Opened after any checkpoint is read: read_result forks a probe,
+  // and no other thread (the DrawFile's writer) may be inside HDF5 then.
+  std::unique_ptr<DrawFile> draw_file;
+  if (writer && plan.analysis.has_draws())
+    draw_file = std::make_unique<DrawFile>(cfg.output_path, args.force, cfg.draws_output,
+                                           draws_selected_count(cfg.draws_output, plan.draws));
   std::uint64_t saved_block = resuming ? latest.next_block : ~std::uint64_t{0};
   auto last_save = std::chrono::steady_clock::now();
   const auto save = [&](bool periodic) {

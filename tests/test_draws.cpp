@@ -234,10 +234,12 @@ void synthetic_round_trip(bool compress) {
     }
     EXPECT_EQ(wrong, 0) << kFieldNames[fields[k]];
   }
-  DrawFile probe(tmp.path("probe.h5"), false, draws_cfg(DrawSelect::all, 0, fields, compress),
-                 total, 256 << 10);
-  for (const char* name : {"index", "status", "regime_stage2", "regime_upgrade", "a", "A2_crit"})
-    expect_storage(f, name, probe.chunk_draws(), compress);
+  {  // gone (its writer thread joined) before read_result forks its probe
+    DrawFile probe(tmp.path("probe.h5"), false, draws_cfg(DrawSelect::all, 0, fields, compress),
+                   total, 256 << 10);
+    for (const char* name : {"index", "status", "regime_stage2", "regime_upgrade", "a", "A2_crit"})
+      expect_storage(f, name, probe.chunk_draws(), compress);
+  }
   H5Fclose(f);
 
   // The summary part reads back and the streamed on-disk checksum is the
