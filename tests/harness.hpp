@@ -21,11 +21,13 @@
 #include <utility>
 #include <vector>
 
+#include "spillmc/draw.hpp"
 #include "spillmc/result.hpp"
 #include "spillmc/shard.hpp"
 
-#define EXPECT_CONTAINS(text, part) \
-  EXPECT_NE((text).find(part), std::string::npos) << "missing '" << (part) << "' in:\n" << (text)
+#define EXPECT_CONTAINS(text, part)                                                                \
+  EXPECT_NE(std::string(text).find(part), std::string::npos) << "missing '" << (part) << "' in:\n" \
+                                                             << (text)
 
 namespace spillmc_test {
 
@@ -35,6 +37,33 @@ namespace fs = std::filesystem;
 inline constexpr const char* kSlurmArrayVars[] = {"SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_COUNT",
                                                   "SLURM_ARRAY_TASK_MIN", "SLURM_ARRAY_TASK_MAX",
                                                   "SLURM_ARRAY_TASK_STEP"};
+
+// Wide ranges: invalid draws (b <= 0), undefined A2_crit (a - c + A1 <= 0)
+// and several regimes all occur.
+inline spillmc::DrawSpec wide_spec(std::uint64_t seed) {
+  using spillmc::DistKind;
+  spillmc::DrawSpec spec;
+  spec.dist[spillmc::S_a] = {DistKind::uniform, 8.0, 12.0};
+  spec.dist[spillmc::S_b] = {DistKind::uniform, -0.2, 2.0};
+  spec.dist[spillmc::S_c] = {DistKind::uniform, 1.0, 3.0};
+  spec.dist[spillmc::S_A1] = {DistKind::uniform, -14.0, 3.0};
+  spec.dist[spillmc::S_A2] = {DistKind::uniform, 0.0, 4.0};
+  spec.a2_is_gap = true;
+  spec.dist[spillmc::S_A2p] = {DistKind::uniform, 0.0, 1.0};
+  spec.a2p_is_theta = true;
+  spec.seed = seed;
+  return spec;
+}
+
+// A config's parameters whose draws hit invalid draws (b ~ N(0.6, 0.5)) and every regime.
+inline constexpr const char* kWideParameters = R"(parameters:
+  a: {dist: uniform, low: 2, high: 14}
+  b: {dist: normal, mean: 0.6, sd: 0.5}
+  c: {dist: uniform, low: 0, high: 6}
+  A1: {dist: normal, mean: 0, sd: 3}
+  A2_gap: {dist: normal, mean: 1, sd: 6}
+  theta: {dist: uniform, low: 0, high: 1}
+)";
 
 struct Cmd {
   int status;       // exit code, -1 if killed

@@ -303,16 +303,7 @@ TEST(CheckpointConfig, EveryMustBePositiveAndKeysAreChecked) {
 // another chunking, gives the same segment totals bit for bit; states that do
 // not fit the range are refused.
 TEST(CheckpointState, ResumeFromEveryChunkIsBitIdentical) {
-  DrawSpec spec;
-  spec.dist[S_a] = {DistKind::uniform, 8.0, 12.0};
-  spec.dist[S_b] = {DistKind::uniform, -0.2, 2.0};
-  spec.dist[S_c] = {DistKind::uniform, 1.0, 3.0};
-  spec.dist[S_A1] = {DistKind::uniform, -14.0, 3.0};
-  spec.dist[S_A2] = {DistKind::uniform, 0.0, 4.0};
-  spec.a2_is_gap = true;
-  spec.dist[S_A2p] = {DistKind::uniform, 0.0, 1.0};
-  spec.a2p_is_theta = true;
-  spec.seed = 11;
+  const DrawSpec spec = spillmc_test::wide_spec(11);
   const std::uint64_t sb = 3;                         // blocks per segment (test only)
   const std::uint64_t draws = 10 * kBlockDraws + 77;  // 11 blocks, 4 segments
   auto backend = make_cpu_backend(2);

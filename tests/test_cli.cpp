@@ -50,16 +50,7 @@ parameters:
   A2p: 1.5
 )";
 
-const char* kWide = R"(draws: 200000
-seed: 3
-parameters:
-  a: {dist: uniform, low: 2, high: 14}
-  b: {dist: normal, mean: 0.6, sd: 0.5}
-  c: {dist: uniform, low: 0, high: 6}
-  A1: {dist: normal, mean: 0, sd: 3}
-  A2_gap: {dist: normal, mean: 1, sd: 6}
-  theta: {dist: uniform, low: 0, high: 1}
-)";
+const std::string kWide = std::string("draws: 200000\nseed: 3\n") + spillmc_test::kWideParameters;
 
 }  // namespace
 

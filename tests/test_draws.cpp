@@ -38,22 +38,7 @@ namespace spillmc {
 namespace {
 
 using spillmc_test::TempDir;
-
-// Wide ranges: invalid draws (b <= 0), undefined A2_crit (a - c + A1 <= 0)
-// and several regimes all occur.
-DrawSpec wide_spec() {
-  DrawSpec spec;
-  spec.dist[S_a] = {DistKind::uniform, 8.0, 12.0};
-  spec.dist[S_b] = {DistKind::uniform, -0.2, 2.0};
-  spec.dist[S_c] = {DistKind::uniform, 1.0, 3.0};
-  spec.dist[S_A1] = {DistKind::uniform, -14.0, 3.0};
-  spec.dist[S_A2] = {DistKind::uniform, 0.0, 4.0};
-  spec.a2_is_gap = true;
-  spec.dist[S_A2p] = {DistKind::uniform, 0.0, 1.0};
-  spec.a2p_is_theta = true;
-  spec.seed = 11;
-  return spec;
-}
+using spillmc_test::wide_spec;
 
 std::vector<int> all_fields() {
   std::vector<int> f;
@@ -83,7 +68,7 @@ struct Synthetic {
 
 // A result to put beside /draws: a real tally of `draws` draws.
 Result make_result(std::uint64_t draws) {
-  const Tally t = accumulate_block(wide_spec(), draws, 0);
+  const Tally t = accumulate_block(wide_spec(11), draws, 0);
   Result r;
   r.info.program_version = "0.1.0-test";
   r.info.git_commit = "test";
@@ -122,6 +107,19 @@ std::vector<T> read_column(hid_t file, const std::string& name, hid_t mem_type, 
   }
   H5Dclose(d);
   return v;
+}
+
+// The columns every /draws group has, besides the fields.
+struct CodeColumns {
+  std::vector<std::uint64_t> index;
+  std::vector<std::int8_t> status, r2, ru;
+};
+
+CodeColumns read_codes(hid_t file) {
+  return {read_column<std::uint64_t>(file, "index", H5T_NATIVE_UINT64, H5T_INTEGER, 8),
+          read_column<std::int8_t>(file, "status", H5T_NATIVE_INT8, H5T_INTEGER, 1),
+          read_column<std::int8_t>(file, "regime_stage2", H5T_NATIVE_INT8, H5T_INTEGER, 1),
+          read_column<std::int8_t>(file, "regime_upgrade", H5T_NATIVE_INT8, H5T_INTEGER, 1)};
 }
 
 // Layout and filters of dataset draws/<name>.
@@ -210,10 +208,7 @@ void synthetic_round_trip(bool compress) {
   }
   const hid_t f = H5Fopen(out.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
   ASSERT_GE(f, 0);
-  const auto index = read_column<std::uint64_t>(f, "index", H5T_NATIVE_UINT64, H5T_INTEGER, 8);
-  const auto status = read_column<std::int8_t>(f, "status", H5T_NATIVE_INT8, H5T_INTEGER, 1);
-  const auto r2 = read_column<std::int8_t>(f, "regime_stage2", H5T_NATIVE_INT8, H5T_INTEGER, 1);
-  const auto ru = read_column<std::int8_t>(f, "regime_upgrade", H5T_NATIVE_INT8, H5T_INTEGER, 1);
+  const auto [index, status, r2, ru] = read_codes(f);
   ASSERT_EQ(index.size(), total);
   ASSERT_EQ(status.size(), total);
   ASSERT_EQ(r2.size(), total);
@@ -263,7 +258,7 @@ TEST(DrawFile, SyntheticRoundTripShuffleDeflate) {
 TEST(DrawFile, RealDrawsEveryKthRoundTrip) {
   TempDir tmp("draws");
   const std::string out = tmp.path("real.h5");
-  const DrawSpec spec = wide_spec();
+  const DrawSpec spec = wide_spec(11);
   const std::uint64_t draws = 200000, k = 3;
   const DrawsOutputConfig cfg = draws_cfg(DrawSelect::every, k, all_fields(), false);
   const std::uint64_t total = draws_selected_count(cfg, draws);
@@ -291,10 +286,7 @@ TEST(DrawFile, RealDrawsEveryKthRoundTrip) {
 
   const hid_t f = H5Fopen(out.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
   ASSERT_GE(f, 0);
-  const auto index = read_column<std::uint64_t>(f, "index", H5T_NATIVE_UINT64, H5T_INTEGER, 8);
-  const auto status = read_column<std::int8_t>(f, "status", H5T_NATIVE_INT8, H5T_INTEGER, 1);
-  const auto r2 = read_column<std::int8_t>(f, "regime_stage2", H5T_NATIVE_INT8, H5T_INTEGER, 1);
-  const auto ru = read_column<std::int8_t>(f, "regime_upgrade", H5T_NATIVE_INT8, H5T_INTEGER, 1);
+  const auto [index, status, r2, ru] = read_codes(f);
   std::vector<std::vector<double>> v;
   for (int fld = 0; fld < kNumFields; ++fld)
     v.push_back(read_column<double>(f, kFieldNames[fld], H5T_NATIVE_DOUBLE, H5T_FLOAT, 8));
@@ -391,7 +383,7 @@ class RecordingBackend final : public Backend {
 // chunk the backend prefers (a GPU's thousands of blocks would hold GBs), the
 // backend sees the segment size the driver folds with, and neither changes a bit.
 TEST(DrawChunks, HostStateStaysWithinBudget) {
-  RunPlan plan = plain_plan(wide_spec(), 25 * kBlockDraws);
+  RunPlan plan = plain_plan(wide_spec(11), 25 * kBlockDraws);
   plan.analysis.draws = draws_cfg(DrawSelect::all, 0, all_fields(), false);
   const std::uint64_t per_block = kBlockDraws * (8 + 3 + 8 * kNumFields);
   RecordingBackend rec;

@@ -39,15 +39,7 @@ std::vector<std::pair<std::string, std::string>> pause_before_rename(int ms) {
   return {{"SPILLMC_TEST_PAUSE_BEFORE_RENAME_MS", std::to_string(ms)}};
 }
 
-const char* kConfig = R"(seed: 3
-parameters:
-  a: {dist: uniform, low: 2, high: 14}
-  b: {dist: normal, mean: 0.6, sd: 0.5}
-  c: {dist: uniform, low: 0, high: 6}
-  A1: {dist: normal, mean: 0, sd: 3}
-  A2_gap: {dist: normal, mean: 1, sd: 6}
-  theta: {dist: uniform, low: 0, high: 1}
-)";
+const std::string kConfig = std::string("seed: 3\n") + spillmc_test::kWideParameters;
 
 class Faults : public testing::Test {
  protected:

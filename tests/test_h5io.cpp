@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "harness.hpp"
 #include "spillmc/errors.hpp"
 #include "spillmc/fields.hpp"
 #include "spillmc/result.hpp"
@@ -105,16 +106,7 @@ Tally all_invalid_tally() {
 // A real block: b can be <= 0 (invalid draws) and d + A1 can be <= 0
 // (A2_crit undefined), so every part of the layout holds something.
 Tally accumulated_tally(std::uint64_t draws) {
-  DrawSpec spec;
-  spec.dist[S_a] = {DistKind::uniform, 8.0, 12.0};
-  spec.dist[S_b] = {DistKind::uniform, -0.2, 2.0};
-  spec.dist[S_c] = {DistKind::uniform, 1.0, 3.0};
-  spec.dist[S_A1] = {DistKind::uniform, -14.0, 3.0};
-  spec.dist[S_A2] = {DistKind::uniform, 0.0, 4.0};
-  spec.a2_is_gap = true;
-  spec.dist[S_A2p] = {DistKind::uniform, 0.0, 1.0};
-  spec.a2p_is_theta = true;
-  spec.seed = 7;
+  const DrawSpec spec = spillmc_test::wide_spec(7);
   return accumulate_block(spec, draws, 0);
 }
 
@@ -296,9 +288,6 @@ std::string output_error_message(F&& f) {
   ADD_FAILURE() << "expected OutputError, nothing thrown";
   return {};
 }
-
-#define EXPECT_CONTAINS(haystack, needle) \
-  EXPECT_NE(std::string(haystack).find(needle), std::string::npos) << (haystack)
 
 // ---------------------------------------------------------------------------
 // Round trips.

@@ -33,16 +33,8 @@ const std::string kMpirun = SPILLMC_MPIEXEC;
 
 // Many blocks (31, the last one short) and several chunks for every N: the CPU
 // backend with one thread takes 8 blocks per rank per chunk.
-const char* kConfig = R"(draws: 2000000
-seed: 3
-parameters:
-  a: {dist: uniform, low: 2, high: 14}
-  b: {dist: normal, mean: 0.6, sd: 0.5}
-  c: {dist: uniform, low: 0, high: 6}
-  A1: {dist: normal, mean: 0, sd: 3}
-  A2_gap: {dist: normal, mean: 1, sd: 6}
-  theta: {dist: uniform, low: 0, high: 1}
-)";
+const std::string kConfig =
+    std::string("draws: 2000000\nseed: 3\n") + spillmc_test::kWideParameters;
 
 class Mpi : public testing::Test {
  protected:

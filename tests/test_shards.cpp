@@ -64,16 +64,7 @@ class Shards : public testing::Test {
 TEST(ShardState, RoundTripIsExactIncludingEmptyFields) {
   const spillmc_test::TempDir tmp("state");
   const fs::path& dir = tmp.dir();
-  DrawSpec spec;
-  spec.dist[S_a] = {DistKind::uniform, 8.0, 12.0};
-  spec.dist[S_b] = {DistKind::uniform, -0.2, 2.0};
-  spec.dist[S_c] = {DistKind::uniform, 1.0, 3.0};
-  spec.dist[S_A1] = {DistKind::uniform, -14.0, 3.0};
-  spec.dist[S_A2] = {DistKind::uniform, 0.0, 4.0};
-  spec.a2_is_gap = true;
-  spec.dist[S_A2p] = {DistKind::uniform, 0.0, 1.0};
-  spec.a2p_is_theta = true;
-  spec.seed = 7;
+  const DrawSpec spec = spillmc_test::wide_spec(7);
   Result r;
   Tally empty;  // min +inf, max -inf, n 0
   r.state.segments = {accumulate_block(spec, 3 * kBlockDraws, 0), empty,
