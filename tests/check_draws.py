@@ -27,10 +27,7 @@ h5py or NumPy is missing.
 
 import argparse
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
 
 try:
     import h5py
@@ -42,6 +39,7 @@ except ImportError as e:  # pragma: no cover
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "bench"))
 import numpy_baseline as nb  # noqa: E402  (the independent model)
+from spillmc_run import run_then_check  # noqa: E402
 
 PARAMS = nb.FIELDS[:nb.NUM_PARAMS]
 PRICE = {"p11", "p12", "p22", "p12_up", "p22_up", "A2p_entry", "A2_crit"}
@@ -191,21 +189,7 @@ def check(path, rtol):
 def main():
     argv = sys.argv[1:]
     if argv[:1] == ["--run"]:  # by hand: everything after CONFIG goes to spillmc
-        if len(argv) < 3:
-            print("check_draws: --run SPILLMC CONFIG [SPILLMC OPTIONS...]", file=sys.stderr)
-            return 2
-        tmp = tempfile.mkdtemp(prefix="spillmc-check-draws-")
-        try:
-            out = os.path.join(tmp, "draws.h5")
-            cmd = [argv[1], "run", argv[2], "-o", out] + argv[3:]
-            p = subprocess.run(cmd, capture_output=True, text=True)
-            if p.returncode != 0:
-                print(f"check_draws: {' '.join(cmd)} failed (exit {p.returncode}):\n"
-                      f"{p.stdout}{p.stderr}", file=sys.stderr)
-                return 1
-            return check(out, 1e-12)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+        return run_then_check("check_draws", argv, lambda out: check(out, 1e-12))
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("file")
     ap.add_argument("--rtol", type=float, default=1e-12)

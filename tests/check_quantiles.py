@@ -30,11 +30,7 @@ when h5py or NumPy is missing.
       (conditions are required when the options set them)
 """
 
-import os
-import shutil
-import subprocess
 import sys
-import tempfile
 
 try:
     import h5py
@@ -42,6 +38,8 @@ try:
 except ImportError as e:  # pragma: no cover
     print(f"check_quantiles: skipped, {e}", file=sys.stderr)
     sys.exit(77)
+
+from spillmc_run import run_then_check  # noqa: E402
 
 RTOL = 1e-9
 
@@ -217,22 +215,8 @@ def check(path, need_conditions):
 def main():
     argv = sys.argv[1:]
     if argv[:1] == ["--run"]:  # everything after CONFIG goes to spillmc
-        if len(argv) < 3:
-            print("check_quantiles: --run SPILLMC CONFIG [SPILLMC OPTIONS...]", file=sys.stderr)
-            return 2
         need_conditions = any(a.startswith("conditions=") for a in argv[3:])
-        tmp = tempfile.mkdtemp(prefix="spillmc-check-quantiles-")
-        try:
-            out = os.path.join(tmp, "run.h5")
-            cmd = [argv[1], "run", argv[2], "-o", out] + argv[3:]
-            p = subprocess.run(cmd, capture_output=True, text=True)
-            if p.returncode != 0:
-                print(f"check_quantiles: {' '.join(cmd)} failed (exit {p.returncode}):\n"
-                      f"{p.stdout}{p.stderr}", file=sys.stderr)
-                return 1
-            return check(out, need_conditions)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+        return run_then_check("check_quantiles", argv, lambda out: check(out, need_conditions))
     if not argv or argv[0].startswith("-") and argv[0] != "--conditions":
         print(__doc__, file=sys.stderr)
         return 2
