@@ -441,6 +441,24 @@ def panel_layout(n):
     return (n + cols - 1) // cols, cols
 
 
+def finish_map_panel(ax, sw, k, n, cols, title=None):
+    """Scales, title and axis labels of panel k of n in a grid of 2-D maps (x labels on the
+    lowest panel of each column, y labels on the first column)."""
+    sw.set_scale(ax, 0, "x")
+    sw.set_scale(ax, 1, "y")
+    if title is not None:
+        ax.set_title(title, fontsize=9)
+    if k + cols >= n:
+        ax.set_xlabel(sw.axes[0])
+    if k % cols == 0:
+        ax.set_ylabel(sw.axes[1])
+
+
+def hide_unused(axs, n, rows, cols):
+    for k in range(n, rows * cols):
+        axs[k // cols][k % cols].set_visible(False)
+
+
 def panels_for(sw):
     """For 3-axis sweeps: the indices of the third axis to draw (at most MAX_PANELS)."""
     n = sw.shape[2]
@@ -535,16 +553,9 @@ def sweep_figure(sw, data, kind, title, crit=None, band=None):
                 ax.clabel(cs, fontsize=7, fmt="%.3g")
         if crit is not None:
             drawn_crit |= draw_critical_2d(ax, sw, crit, third)
-        sw.set_scale(ax, 0, "x")
-        sw.set_scale(ax, 1, "y")
-        if third is not None:
-            ax.set_title(f"{sw.axes[2]} = {sw.coords[2][third]:.4g}", fontsize=9)
-        if k // cols == rows - 1:
-            ax.set_xlabel(sw.axes[0])
-        if k % cols == 0:
-            ax.set_ylabel(sw.axes[1])
-    for k in range(len(panels), rows * cols):
-        axs[k // cols][k % cols].set_visible(False)
+        finish_map_panel(ax, sw, k, len(panels), cols,
+                         None if third is None else f"{sw.axes[2]} = {sw.coords[2][third]:.4g}")
+    hide_unused(axs, len(panels), rows, cols)
     fig.colorbar(mesh, ax=axs, shrink=0.9, label=title)
     handles = []
     if kind == "prob":
@@ -625,16 +636,9 @@ def plot_sweep_paths(f, sw, out_dir, written, src):
         z = best if third is None else best[:, :, third]
         ax.pcolormesh(sw.edges(0), sw.edges(1), np.ma.masked_invalid(z.T), cmap=cmap, norm=norm,
                       shading="flat")
-        sw.set_scale(ax, 0, "x")
-        sw.set_scale(ax, 1, "y")
-        if third is not None:
-            ax.set_title(f"{sw.axes[2]} = {sw.coords[2][third]:.4g}", fontsize=9)
-        if k // cols == rows - 1:
-            ax.set_xlabel(sw.axes[0])
-        if k % cols == 0:
-            ax.set_ylabel(sw.axes[1])
-    for k in range(len(panels), rows * cols):
-        axs[k // cols][k % cols].set_visible(False)
+        finish_map_panel(ax, sw, k, len(panels), cols,
+                         None if third is None else f"{sw.axes[2]} = {sw.coords[2][third]:.4g}")
+    hide_unused(axs, len(panels), rows, cols)
     fig.legend(handles=[Patch(color=c, label=lab) for c, lab in zip(colours, cats)],
                loc="center right", fontsize=8, title="most often best")
     fig.suptitle("Best upgrade path (the path best in most draws of the cell)", fontsize=10)
@@ -652,15 +656,8 @@ def plot_sweep_paths(f, sw, out_dir, written, src):
             ax = axs[k // cols][k % cols]
             mesh = ax.pcolormesh(sw.edges(0), sw.edges(1), np.ma.masked_invalid(share[..., k].T),
                                  cmap=cmap, vmin=0, vmax=1, shading="flat")
-            sw.set_scale(ax, 0, "x")
-            sw.set_scale(ax, 1, "y")
-            ax.set_title(lab, fontsize=9)
-            if k // cols == rows - 1 or k + cols >= len(cats):
-                ax.set_xlabel(sw.axes[0])
-            if k % cols == 0:
-                ax.set_ylabel(sw.axes[1])
-        for k in range(len(cats), rows * cols):
-            axs[k // cols][k % cols].set_visible(False)
+            finish_map_panel(ax, sw, k, len(cats), cols, lab)
+        hide_unused(axs, len(cats), rows, cols)
         fig.colorbar(mesh, ax=axs, shrink=0.9, label="share of draws where it is best")
         fig.suptitle("Share of draws where each path is best", fontsize=10)
         footer(fig, src)
