@@ -1,39 +1,66 @@
 #!/usr/bin/env bash
 # Everything a session with a lent GPU does, in one call (device time is short):
-# build for sm_90 with tests, run the whole suite (GPU tests included), then
-# the GPU benchmarks. Logs and the result JSON go to $1 (default $OUT or ./gpu-out).
+# build for sm_90 with tests, run the whole suite (GPU tests included), the GPU
+# benchmarks, then compute-sanitizer over the GPU tests. Each phase gets what is
+# left of a time budget (one device call may run 10 minutes), so a slow phase
+# cuts the later ones short instead of losing the call's output. Logs and the
+# result JSON go to $1 (default $OUT or ./gpu-out): 8 files at most.
 #
 # On the development machine first: bench/fetch_debs.sh   (fills .debs/)
-# Then, with the device tool: run(carry=[".debs"], command="scripts/gpu_session.sh $OUT")
+# Then, with the device tool:
+#   run(carry=[".debs"], command="BENCH_COMMIT=<sha> scripts/gpu_session.sh $OUT")
+# SESSION_BUDGET_S (default 570) is the whole script's budget in seconds.
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 out=${1:-${OUT:-gpu-out}}
 mkdir -p "$out"
 build=build-gpu
+budget=${SESSION_BUDGET_S:-570}
+left() { echo $((budget - SECONDS > 5 ? budget - SECONDS : 5)); }
 
 # Debian packages carried in .debs/, unpacked into a prefix (not /).
 if [[ -d .debs ]]; then
   eval "$(bench/run_gpu.sh --print-env)"
 fi
 for d in /usr/local/cuda/bin /opt/cuda/bin; do [[ -x $d/nvcc ]] && export PATH=$d:$PATH && break; done
-nvidia-smi -L | tee "$out/gpu.txt"
 
 status=0
 {
+  nvidia-smi -L
   cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DSPILLMC_ENABLE_CUDA=ON \
-    -DCMAKE_CUDA_ARCHITECTURES=90 -DSPILLMC_WARNINGS_AS_ERRORS=ON &&
-    cmake --build "$build" -j "$(nproc)"
+    -DCMAKE_CUDA_ARCHITECTURES=90 -DSPILLMC_WARNINGS_AS_ERRORS=ON -DSPILLMC_ENABLE_MPI=OFF &&
+    timeout "$(left)" cmake --build "$build" -j "$(nproc)"
 } >"$out/build.log" 2>&1 || { tail -40 "$out/build.log"; echo "gpu_session: build failed"; exit 1; }
+echo "gpu_session: built in ${SECONDS}s"
 
-ctest --test-dir "$build" --output-on-failure -j 4 >"$out/ctest.log" 2>&1 || status=1
-grep -E "tests passed|Skipped|Failed|FAILED" "$out/ctest.log" | tail -30
+timeout "$(left)" ctest --test-dir "$build" --output-on-failure -j 8 --timeout 180 \
+  >"$out/ctest.log" 2>&1 || status=1
+grep -E "tests passed|\(Failed\)|\(Timeout\)|\(SEGFAULT\)|Not Run" "$out/ctest.log" | tail -30
+echo "gpu_session: tests done at ${SECONDS}s"
 
-bench/run_gpu.sh --no-build --build-dir "$build" --copy-to "$out" >"$out/bench.log" 2>&1 || status=1
-tail -20 "$out/bench.log"
+timeout "$(left)" bench/run_gpu.sh --no-build --build-dir "$build" --copy-to "$out" \
+  >"$out/bench.log" 2>&1 || status=1
+tail -12 "$out/bench.log"
+echo "gpu_session: run_gpu done at ${SECONDS}s"
 
 # Feature costs (histograms, conditions, paths, per-draw output, sweep) on the GPU.
-bench/run_features.sh --backend cuda --no-build --build-dir "$build" -r 3 --markdown \
-  --out "$out/features_cuda.json" >"$out/features.log" 2>&1 || status=1
-tail -20 "$out/features.log"
+timeout "$(left)" bench/run_features.sh --backend cuda --no-build --build-dir "$build" -r 3 \
+  --markdown --out "$out/features_cuda.json" >"$out/features.log" 2>&1 || status=1
+tail -16 "$out/features.log"
+echo "gpu_session: features done at ${SECONDS}s"
+
+# Out-of-bounds accesses and races in the kernels, with whatever time is left.
+sanitizer=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null || true)
+if [[ -n $sanitizer ]]; then
+  for tool in memcheck racecheck; do
+    for t in test_gpu test_sobol_gpu; do
+      echo "== $tool $t" >>"$out/sanitizer.log"
+      timeout "$(left)" "$sanitizer" --tool "$tool" --error-exitcode 9 "$build/bin/$t" \
+        --gtest_filter='CudaBackendTest.*:SobolCudaTest.*' >>"$out/sanitizer.log" 2>&1 || status=1
+    done
+  done
+  grep -E "^== |ERROR SUMMARY|RACECHECK SUMMARY|PASSED|FAILED" "$out/sanitizer.log" | tail -20
+fi
+echo "gpu_session: finished at ${SECONDS}s, status $status"
 exit $status
