@@ -43,8 +43,12 @@ constexpr int kWarpSize = 32;
 constexpr int kWarps = kThreads / kWarpSize;
 constexpr unsigned kFullMask = 0xffffffffu;
 // Caps registers at 65536 / (4 * 128) = 128 per thread; sm_90 needs 112 with
-// no spills (docs/cuda.md has the numbers for other settings).
-constexpr int kMinBlocksPerSm = 4;
+// no spills (docs/cuda.md has the numbers for other settings). The CMake cache
+// variable SPILLMC_CUDA_MIN_BLOCKS overrides it for occupancy experiments.
+#ifndef SPILLMC_CUDA_MIN_BLOCKS
+#define SPILLMC_CUDA_MIN_BLOCKS 4
+#endif
+constexpr int kMinBlocksPerSm = SPILLMC_CUDA_MIN_BLOCKS;
 // Row stride of a warp's tile, in doubles. 33 rather than 32 so that lane f
 // reading row f walks across banks instead of hitting one bank 25 times.
 constexpr int kTileStride = kWarpSize + 1;
