@@ -154,6 +154,8 @@ struct KernelPlan {
   std::uint64_t bpc, spc, sb;
   std::uint64_t first_block;
   Tally* out;  // [block of the launch]
+  // Test hook (SPILLMC_TEST_CUDA_FAULT_BLOCK): this global block traps, a device fault.
+  std::uint64_t fault_block = UINT64_MAX;
 
   __device__ __forceinline__ std::uint64_t segment_of(std::uint64_t g) const {
     return g / bpc * spc + g % bpc / sb;
@@ -321,6 +323,7 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
   const int lane = tid % kWarpSize;
   const int warp = tid / kWarpSize;
   const std::uint64_t g = plan.first_block + blockIdx.x;
+  if (g == plan.fault_block) __trap();
   const std::uint64_t k = kTable ? g % plan.bpc : g;
   const std::uint64_t first = k * kBlockDraws;
   const std::uint32_t len = static_cast<std::uint32_t>(block_length(plan.draws, k));
@@ -602,6 +605,9 @@ class CudaBackend final : public Backend {
     // Test hook: chunks above this many blocks fail as if out of device memory.
     if (const char* v = std::getenv("SPILLMC_TEST_CUDA_OOM_BLOCKS"))
       oom_test_limit_ = std::max<std::uint64_t>(1, std::strtoull(v, nullptr, 10));
+    // Test hook: the kernel traps in this global block (a device fault, sticky).
+    if (const char* v = std::getenv("SPILLMC_TEST_CUDA_FAULT_BLOCK"))
+      fault_test_block_ = std::strtoull(v, nullptr, 10);
   }
 
   ~CudaBackend() override {
@@ -630,6 +636,7 @@ class CudaBackend final : public Backend {
         kp.draws = total_draws;
         kp.first_block = first_block + done;
         kp.out = buffer_.get();
+        kp.fault_block = fault_test_block_;
         tally_kernel<false, false>
             <<<static_cast<unsigned>(n), kThreads, 0, stream>>>(spec, kp, KernelAnalysis{});
         err = cudaGetLastError();
@@ -812,6 +819,7 @@ class CudaBackend final : public Backend {
     kp.sb = plan.segment_blocks;
     kp.first_block = first;
     kp.out = reinterpret_cast<Tally*>(d + l.partials);
+    kp.fault_block = fault_test_block_;
     KernelAnalysis an = an_;
     an.first_segment = l.seg_lo;
     an.hist = reinterpret_cast<std::uint64_t*>(d + l.hist);
@@ -890,6 +898,7 @@ class CudaBackend final : public Backend {
   std::uint64_t chunk_ = 1;
   std::uint64_t plan_chunk_ = 1;
   std::uint64_t oom_test_limit_ = UINT64_MAX;
+  std::uint64_t fault_test_block_ = UINT64_MAX;
   std::size_t extra_static_shared_ = 0, shared_optin_ = 0, dyn_shared_ = 0;
   std::vector<DrawSpec> cells_host_;
   DeviceBuffer<DrawSpec> cells_dev_;

@@ -201,6 +201,25 @@ TEST_F(Cli, CudaBackendWithoutDeviceExitsFour) {
   EXPECT_NE(a.out.find("backend auto: cpu"), std::string::npos) << a.out;
 }
 
+// A device fault (the kernel traps in block 1 through the test hook) in the
+// plain kernel and in the analysis kernel (default histograms): a message naming
+// CUDA, exit 4, and neither an output file nor a temporary one.
+TEST_F(Cli, CudaDeviceFaultExitsFourAndLeavesNothing) {
+  if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device";
+  const std::string cfg = write("w.yaml", kWide);
+  for (const std::string extra : {" --set histograms=false", ""}) {
+    const Cmd c = sh("run " + cfg + " -o " + path("f.h5") + " --backend cuda -q" + extra,
+                     "SPILLMC_TEST_CUDA_FAULT_BLOCK=1");
+    EXPECT_EQ(c.status, 4) << extra << ": " << c.out;
+    EXPECT_NE(c.out.find("CUDA error"), std::string::npos) << c.out;
+    EXPECT_FALSE(fs::exists(path("f.h5"))) << extra;
+    EXPECT_EQ(count_files(), 1) << extra;  // only the config
+  }
+  // The hook is what failed: the same run without it succeeds.
+  const Cmd ok = sh("run " + cfg + " -o " + path("f.h5") + " --backend cuda -q");
+  EXPECT_EQ(ok.status, 0) << ok.out;
+}
+
 TEST(Repo, CiRunsTheReadmeTestCommand) {
   std::ifstream readme(std::string(SPILLMC_SOURCE_DIR) + "/README.md");
   std::stringstream rs;
