@@ -4,6 +4,7 @@ Imported by the Python parts of run_cpu.sh, run_features.sh and scale.sh, which 
 repository root."""
 
 import datetime
+import os
 import subprocess
 
 
@@ -27,9 +28,14 @@ def git(*a):
 
 
 def provenance():
-    """date, commit and dirty, the first keys of every result file."""
+    """date, commit and dirty, the first keys of every result file.
+
+    BENCH_COMMIT names the commit where the tree is a copy whose .git may be stale (the device
+    tool's machine); dirty is then unknown (None)."""
+    commit = os.environ.get("BENCH_COMMIT")
     return {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "commit": git("rev-parse", "HEAD"),
-        "dirty": git("status", "--porcelain", "--untracked-files=no") not in ("", "unknown"),
+        "commit": commit or git("rev-parse", "HEAD"),
+        "dirty": None if commit else
+        git("status", "--porcelain", "--untracked-files=no") not in ("", "unknown"),
     }

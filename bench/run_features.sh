@@ -124,7 +124,7 @@ def spillmc(args):
     sens = None
     m = re.search(r"base_draws: (\d+)", attrs.get("config", ""))
     if m:  # the design's evaluations: base draws x (sampled parameters + 2), docs/sensitivity.md
-        k = len(re.findall(r"\{dist: ", attrs["config"].split("parameters:")[1].split("\n\S")[0]))
+        k = len(re.findall(r"\{dist: ", re.split(r"\n\S", attrs["config"].split("parameters:")[1])[0]))
         sens = {"evaluations": int(m.group(1)) * (k + 2)}
     return attrs, sens, wall
 

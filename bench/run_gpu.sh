@@ -180,8 +180,10 @@ export RG_OUT=$out RG_RUNS=$tmp/runs.txt RG_NCU=$tmp/ncu.csv RG_NCU_STATUS=$ncu_
 export RG_SMI=$smi RG_NVCC=${nvcc_version:-unknown} RG_CONFIG=$config RG_REPS=$reps
 # The device machine's copy of the tree may have no .git: BENCH_COMMIT can say which commit it is.
 export RG_COMMIT=${BENCH_COMMIT:-$(git rev-parse HEAD 2>/dev/null || echo unknown)}
+# With BENCH_COMMIT the tree's .git may be stale: dirty is unknown (null).
 RG_DIRTY=0
 [[ -n $(git status --porcelain --untracked-files=no 2>/dev/null || true) ]] && RG_DIRTY=1
+[[ -n ${BENCH_COMMIT:-} ]] && RG_DIRTY=unknown
 RG_VERSION=$("$bin" --version)
 export RG_DIRTY RG_VERSION RG_COMMAND="bench/run_gpu.sh${orig_args[*]:+ ${orig_args[*]}}"
 "$python" - <<'END_PYTHON'
@@ -227,7 +229,7 @@ result = {
     "schema": 1,
     "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
     "commit": env["RG_COMMIT"],
-    "dirty": env["RG_DIRTY"] == "1",
+    "dirty": None if env["RG_DIRTY"] == "unknown" else env["RG_DIRTY"] == "1",
     "command": env["RG_COMMAND"],
     "config": env["RG_CONFIG"],
     "machine": {"gpu": smi[0], "driver": smi[1] if len(smi) > 1 else None,

@@ -8,7 +8,7 @@
 # CPU costs; its results differ, as expected. Prints a table of medians; the
 # raw lines go to $1/occupancy.txt.
 #
-#   run(carry=[".debs"], command="scripts/gpu_occupancy.sh $OUT")
+#   run(carry=[".debs"], command="BENCH_COMMIT=<sha> scripts/gpu_occupancy.sh $OUT")
 #   VARIANTS="4 5 6 8" REPS=3 DRAWS=1e10 HIST_DRAWS=2e9 scripts/gpu_occupancy.sh OUTDIR
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -28,7 +28,11 @@ if [[ -d .debs ]]; then
   eval "$(bench/run_gpu.sh --print-env)"
 fi
 for d in /usr/local/cuda/bin /opt/cuda/bin; do [[ -x $d/nvcc ]] && export PATH=$d:$PATH && break; done
-nvidia-smi -L | tee "$raw"
+{
+  echo "# $(date -u +%Y-%m-%dT%H:%M:%SZ) commit ${BENCH_COMMIT:-$(git rev-parse HEAD 2>/dev/null || echo unknown)}"
+  echo "# VARIANTS=\"${variants[*]}\" REPS=$reps DRAWS=$draws HIST_DRAWS=$hist_draws $config"
+  nvidia-smi -L
+} | tee "$raw"
 
 jobs_each=$(($(nproc) / ${#variants[@]} > 0 ? $(nproc) / ${#variants[@]} : 1))
 for v in "${variants[@]}"; do
