@@ -22,10 +22,12 @@
 #include <vector>
 
 #include "h5util.hpp"
+#include "spillmc/analysis.hpp"
 #include "spillmc/config.hpp"
 #include "spillmc/draw_writer.hpp"
 #include "spillmc/errors.hpp"
 #include "spillmc/fields.hpp"
+#include "spillmc/histogram.hpp"
 #include "spillmc/result.hpp"
 #include "spillmc/shard.hpp"
 #include "spillmc/tally.hpp"
@@ -633,10 +635,27 @@ void require_class(hid_t type, H5T_class_t want, const std::string& what) {
   }
 }
 
+// How messages name attribute `name` of object `obj` ("." is the location itself).
+std::string attr_what(const char* name, const std::string& obj) {
+  return obj == "." ? std::string("attribute '") + name + "'"
+                    : std::string("attribute '") + name + "' of '" + obj + "'";
+}
+
+Handle open_attr(hid_t loc, const std::string& obj, const char* name, const std::string& what) {
+  return Handle(h5(what,
+                   [&] {
+                     return obj == "."
+                                ? H5Aopen(loc, name, H5P_DEFAULT)
+                                : H5Aopen_by_name(loc, obj.c_str(), name, H5P_DEFAULT, H5P_DEFAULT);
+                   }),
+                H5Aclose);
+}
+
 // Reads a numeric scalar attribute into `out` (converted by HDF5 to mem_type).
-void read_attr_number(hid_t loc, const char* name, H5T_class_t cls, hid_t mem_type, void* out) {
-  const std::string what = std::string("attribute '") + name + "'";
-  Handle a(h5(what, [&] { return H5Aopen(loc, name, H5P_DEFAULT); }), H5Aclose);
+void read_attr_number(hid_t loc, const char* name, H5T_class_t cls, hid_t mem_type, void* out,
+                      const std::string& obj = ".") {
+  const std::string what = attr_what(name, obj);
+  const Handle a = open_attr(loc, obj, name, what);
   const Handle t(h5(what, [&] { return H5Aget_type(a.get()); }), H5Tclose);
   const Handle s(h5(what, [&] { return H5Aget_space(a.get()); }), H5Sclose);
   require_class(t.get(), cls, what);
@@ -644,45 +663,105 @@ void read_attr_number(hid_t loc, const char* name, H5T_class_t cls, hid_t mem_ty
   h5(what, [&] { return H5Aread(a.get(), mem_type, out); });
 }
 
-std::uint64_t read_attr_u64(hid_t loc, const char* name) {
+std::uint64_t read_attr_u64(hid_t loc, const char* name, const std::string& obj = ".") {
   std::uint64_t v = 0;
-  read_attr_number(loc, name, H5T_INTEGER, H5T_NATIVE_UINT64, &v);
+  read_attr_number(loc, name, H5T_INTEGER, H5T_NATIVE_UINT64, &v, obj);
   return v;
 }
 
-double read_attr_f64(hid_t loc, const char* name) {
+double read_attr_f64(hid_t loc, const char* name, const std::string& obj = ".") {
   double v = 0;
-  read_attr_number(loc, name, H5T_FLOAT, H5T_NATIVE_DOUBLE, &v);
+  read_attr_number(loc, name, H5T_FLOAT, H5T_NATIVE_DOUBLE, &v, obj);
   return v;
 }
 
-// Scalar string attribute, variable- or fixed-length (h5py writes either).
-std::string read_attr_string(hid_t loc, const char* name) {
-  const std::string what = std::string("attribute '") + name + "'";
-  Handle a(h5(what, [&] { return H5Aopen(loc, name, H5P_DEFAULT); }), H5Aclose);
+// The values of a float attribute of shape [n].
+std::vector<double> read_attr_f64s(hid_t loc, const char* name, const std::string& obj, hsize_t n) {
+  const std::string what = attr_what(name, obj);
+  const Handle a = open_attr(loc, obj, name, what);
+  const Handle t(h5(what, [&] { return H5Aget_type(a.get()); }), H5Tclose);
+  const Handle s(h5(what, [&] { return H5Aget_space(a.get()); }), H5Sclose);
+  require_class(t.get(), H5T_FLOAT, what);
+  hsize_t dims[1] = {0};
+  if (H5Sget_simple_extent_ndims(s.get()) != 1 ||
+      H5Sget_simple_extent_dims(s.get(), dims, nullptr) != 1 || dims[0] != n)
+    throw Failure{0, what, "not " + std::to_string(n) + " values"};
+  std::vector<double> v(static_cast<std::size_t>(n));
+  h5(what, [&] { return H5Aread(a.get(), H5T_NATIVE_DOUBLE, v.data()); });
+  return v;
+}
+
+// Every string of a string attribute or dataset (type `t`, space `s`),
+// variable- or fixed-length (h5py writes either). read(mem_type, buffer)
+// reads the whole object.
+template <class Read>
+std::vector<std::string> read_strings(hid_t t, hid_t s, const std::string& what, Read&& read) {
+  require_class(t, H5T_STRING, what);
+  const hssize_t points = H5Sget_simple_extent_npoints(s);
+  if (points < 0 || points > (1 << 20)) throw Failure{0, what, "implausible size"};
+  const auto n = static_cast<std::size_t>(points);
+  std::vector<std::string> values;
+  if (h5(what, [&] { return H5Tis_variable_str(t); }) > 0) {
+    Handle mem(h5(what, [] { return H5Tcopy(H5T_C_S1); }), H5Tclose);
+    h5(what, [&] { return H5Tset_size(mem.get(), H5T_VARIABLE); });
+    h5(what, [&] { return H5Tset_cset(mem.get(), H5Tget_cset(t)); });
+    std::vector<char*> p(n, nullptr);
+    h5(what, [&] { return read(mem.get(), p.data()); });
+    for (char* x : p) {
+      values.emplace_back(x != nullptr ? x : "");
+      H5free_memory(x);
+    }
+    return values;
+  }
+  const std::size_t size = H5Tget_size(t);
+  std::vector<char> buf(n * size + 1, '\0');
+  h5(what, [&] { return read(t, buf.data()); });
+  for (std::size_t i = 0; i < n; ++i) {
+    const char* x = buf.data() + i * size;
+    std::string value(x, strnlen(x, size));  // stops at the first NUL (NULLTERM/NULLPAD)
+    if (H5Tget_strpad(t) == H5T_STR_SPACEPAD) {
+      const std::size_t end = value.find_last_not_of(' ');
+      value.erase(end == std::string::npos ? 0 : end + 1);
+    }
+    values.push_back(std::move(value));
+  }
+  return values;
+}
+
+// Scalar string attribute.
+std::string read_attr_string(hid_t loc, const char* name, const std::string& obj = ".") {
+  const std::string what = attr_what(name, obj);
+  const Handle a = open_attr(loc, obj, name, what);
   const Handle t(h5(what, [&] { return H5Aget_type(a.get()); }), H5Tclose);
   const Handle s(h5(what, [&] { return H5Aget_space(a.get()); }), H5Sclose);
   require_class(t.get(), H5T_STRING, what);
   require_scalar(s.get(), what);
-  if (h5(what, [&] { return H5Tis_variable_str(t.get()); }) > 0) {
-    Handle mem(h5(what, [] { return H5Tcopy(H5T_C_S1); }), H5Tclose);
-    h5(what, [&] { return H5Tset_size(mem.get(), H5T_VARIABLE); });
-    h5(what, [&] { return H5Tset_cset(mem.get(), H5Tget_cset(t.get())); });
-    char* p = nullptr;
-    h5(what, [&] { return H5Aread(a.get(), mem.get(), &p); });
-    std::string value = p != nullptr ? p : "";
-    H5free_memory(p);
-    return value;
-  }
-  const std::size_t n = H5Tget_size(t.get());
-  std::vector<char> buf(n + 1, '\0');
-  h5(what, [&] { return H5Aread(a.get(), t.get(), buf.data()); });
-  std::string value(buf.data());  // stops at the first NUL (NULLTERM/NULLPAD)
-  if (H5Tget_strpad(t.get()) == H5T_STR_SPACEPAD) {
-    const std::size_t end = value.find_last_not_of(' ');
-    value.erase(end == std::string::npos ? 0 : end + 1);
-  }
-  return value;
+  return read_strings(t.get(), s.get(), what,
+                      [&](hid_t mem, void* buf) { return H5Aread(a.get(), mem, buf); })
+      .front();
+}
+
+// String attribute of shape [n] (root path_names).
+std::vector<std::string> read_attr_strings(hid_t loc, const char* name, const std::string& obj) {
+  const std::string what = attr_what(name, obj);
+  const Handle a = open_attr(loc, obj, name, what);
+  const Handle t(h5(what, [&] { return H5Aget_type(a.get()); }), H5Tclose);
+  const Handle s(h5(what, [&] { return H5Aget_space(a.get()); }), H5Sclose);
+  if (H5Sget_simple_extent_ndims(s.get()) != 1) throw Failure{0, what, "not of rank 1"};
+  return read_strings(t.get(), s.get(), what,
+                      [&](hid_t mem, void* buf) { return H5Aread(a.get(), mem, buf); });
+}
+
+// String dataset of shape [n] (/sensitivity/parameters).
+std::vector<std::string> read_dataset_strings(hid_t loc, const std::string& name) {
+  const std::string what = "dataset '" + name + "'";
+  Handle d(h5(what, [&] { return H5Dopen2(loc, name.c_str(), H5P_DEFAULT); }), H5Dclose);
+  const Handle t(h5(what, [&] { return H5Dget_type(d.get()); }), H5Tclose);
+  const Handle s(h5(what, [&] { return H5Dget_space(d.get()); }), H5Sclose);
+  if (H5Sget_simple_extent_ndims(s.get()) != 1) throw Failure{0, what, "not of rank 1"};
+  return read_strings(t.get(), s.get(), what, [&](hid_t mem, void* buf) {
+    return H5Dread(d.get(), mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
+  });
 }
 
 void read_dataset(hid_t loc, const std::string& name, H5T_class_t cls, hid_t mem_type,
@@ -715,6 +794,92 @@ double read_f64(hid_t loc, const std::string& name) {
   double v = 0;
   read_dataset(loc, name, H5T_FLOAT, H5T_NATIVE_DOUBLE, 1, &v);
   return v;
+}
+
+// A dimension of read_array's shape that may have any length.
+constexpr hsize_t kAnyLength = ~hsize_t{0};
+
+std::string shape_text(const std::vector<hsize_t>& dims) {
+  std::string s = "[";
+  for (std::size_t i = 0; i < dims.size(); ++i)
+    s += (i ? ", " : "") + (dims[i] == kAnyLength ? std::string("n") : std::to_string(dims[i]));
+  return s + "]";
+}
+
+// A whole dataset of class `cls` and shape `shape` (kAnyLength: any length
+// in that dimension) as a flat row-major vector.
+template <class T>
+std::vector<T> read_array(hid_t loc, const std::string& name, H5T_class_t cls, hid_t mem_type,
+                          const std::vector<hsize_t>& shape) {
+  const std::string what = "dataset '" + name + "'";
+  Handle d(h5(what, [&] { return H5Dopen2(loc, name.c_str(), H5P_DEFAULT); }), H5Dclose);
+  const Handle t(h5(what, [&] { return H5Dget_type(d.get()); }), H5Tclose);
+  const Handle s(h5(what, [&] { return H5Dget_space(d.get()); }), H5Sclose);
+  require_class(t.get(), cls, what);
+  const int rank = static_cast<int>(shape.size());
+  std::vector<hsize_t> dims(shape.size());
+  if (H5Sget_simple_extent_ndims(s.get()) != rank ||
+      H5Sget_simple_extent_dims(s.get(), dims.data(), nullptr) != rank)
+    throw Failure{0, what, "not of shape " + shape_text(shape)};
+  constexpr hsize_t kLimit = hsize_t{1} << 26;  // far beyond any grid, so a corrupt size fails
+  hsize_t n = 1;
+  for (int i = 0; i < rank; ++i) {
+    if (shape[i] != kAnyLength && dims[i] != shape[i])
+      throw Failure{0, what, "of shape " + shape_text(dims) + ", expected " + shape_text(shape)};
+    if (dims[i] > kLimit || n * dims[i] > kLimit) throw Failure{0, what, "implausible size"};
+    n *= dims[i];
+  }
+  std::vector<T> v(static_cast<std::size_t>(n));
+  if (n > 0)
+    h5(what, [&] { return H5Dread(d.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()); });
+  return v;
+}
+
+std::vector<double> read_f64s(hid_t loc, const std::string& name,
+                              const std::vector<hsize_t>& shape) {
+  return read_array<double>(loc, name, H5T_FLOAT, H5T_NATIVE_DOUBLE, shape);
+}
+
+std::vector<std::uint64_t> read_u64s(hid_t loc, const std::string& name,
+                                     const std::vector<hsize_t>& shape) {
+  return read_array<std::uint64_t>(loc, name, H5T_INTEGER, H5T_NATIVE_UINT64, shape);
+}
+
+bool has_link(hid_t loc, const std::string& name) {
+  return H5Lexists(loc, name.c_str(), H5P_DEFAULT) > 0;
+}
+
+// <g>count, mean, std, sem, min, max (g ends in '/'): a /summary/<field> group
+// and every group laid out like it.
+void read_stats(hid_t file, const std::string& g, SummaryStats& s) {
+  s.count = read_u64(file, g + "count");
+  s.mean = read_f64(file, g + "mean");
+  s.std = read_f64(file, g + "std");
+  s.sem = read_f64(file, g + "sem");
+  s.min = read_f64(file, g + "min");
+  s.max = read_f64(file, g + "max");
+}
+
+// <g>count, probability, ci95_low, ci95_high: an /events/<event> group and
+// every group laid out like it; `total` is what the probability is a share of.
+void read_proportion(hid_t file, const std::string& g, std::uint64_t total, Proportion& p) {
+  p.count = read_u64(file, g + "count");
+  p.total = total;
+  p.probability = read_f64(file, g + "probability");
+  p.ci95_low = read_f64(file, g + "ci95_low");
+  p.ci95_high = read_f64(file, g + "ci95_high");
+}
+
+// <prefix>summary, <prefix>undefined and <prefix>events: the main groups at
+// the root (prefix "") and in each /conditional/<name>/.
+void read_tally_groups(hid_t file, const std::string& prefix, std::uint64_t valid,
+                       SummaryStats (&summary)[kNumFields], std::uint64_t& a2crit_undefined,
+                       Proportion (&events)[kNumEvents]) {
+  for (int f = 0; f < kNumFields; ++f)
+    read_stats(file, prefix + "summary/" + kFieldNames[f] + "/", summary[f]);
+  a2crit_undefined = read_u64(file, prefix + "undefined/A2_crit");
+  for (int e = 0; e < kNumEvents; ++e)
+    read_proportion(file, prefix + "events/" + kEventNames[e] + "/", valid, events[e]);
 }
 
 // Shape of a /state dataset: rank and trailing dimensions fixed, first free
@@ -801,37 +966,112 @@ void read_checkpoint_part(hid_t file, ResultFile& r) {
   r.checkpoint_checksum_data = state_checksum(rows);
 }
 
-// A whole 1-D..3-D dataset as a flat vector (for the sweep table).
-template <class T>
-std::vector<T> read_flat(hid_t loc, const std::string& name, hid_t mem_type) {
-  Handle d(h5("dataset " + name, [&] { return H5Dopen2(loc, name.c_str(), H5P_DEFAULT); }),
-           H5Dclose);
-  const Handle s(h5("dataset " + name, [&] { return H5Dget_space(d.get()); }), H5Sclose);
-  const hssize_t n = H5Sget_simple_extent_npoints(s.get());
-  if (n < 0 || n > (1ll << 26)) throw Failure{0, "dataset " + name, "implausible size"};
-  std::vector<T> v(static_cast<std::size_t>(n));
-  if (n > 0)
-    h5("dataset " + name,
-       [&] { return H5Dread(d.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()); });
-  return v;
+// /summary/<field>/{quantiles, quantile_bounds, histogram/} of the fields
+// that have them (the writer's choice: by default the outputs).
+void read_quantiles(hid_t file, ResultFile& r) {
+  for (int f = 0; f < kNumFields; ++f) {
+    const std::string g = std::string("summary/") + kFieldNames[f] + "/";
+    if (!has_link(file, g + "quantiles")) continue;
+    ResultFile::Quantiles q;
+    q.field = f;
+    q.values = read_f64s(file, g + "quantiles", {kQuantileCount});
+    q.levels = read_attr_f64s(file, "levels", g + "quantiles", kQuantileCount);
+    q.bounds = read_f64s(file, g + "quantile_bounds", {kQuantileCount, 2});
+    const std::string h = g + "histogram";
+    q.counts = read_u64s(file, h + "/counts", {kAnyLength});
+    q.edges = read_f64s(file, h + "/edges", {q.counts.size() + 1});
+    q.underflow = read_attr_u64(file, "underflow", h);
+    q.overflow = read_attr_u64(file, "overflow", h);
+    q.range_source = read_attr_string(file, "range_source", h);
+    r.quantiles.push_back(std::move(q));
+  }
 }
 
-void read_sweep(hid_t file, ResultFile& r) {
-  if (H5Lexists(file, "sweep", H5P_DEFAULT) <= 0) return;
-  const Handle g(h5("group 'sweep'", [&] { return H5Gopen2(file, "sweep", H5P_DEFAULT); }),
-                 H5Gclose);
-  const Config cfg = parse_config_text(r.info.config_yaml, "attribute 'config'");
+// /paths: one group per name of the root attribute path_names, and none_pays.
+void read_paths(hid_t file, ResultFile& r) {
+  for (const std::string& name : read_attr_strings(file, "path_names", ".")) {
+    ResultFile::PathGain p;
+    p.name = name;
+    read_stats(file, "paths/" + name + "/gain/", p.gain);
+    read_proportion(file, "paths/" + name + "/best/", r.draws_valid, p.best);
+    r.paths.push_back(std::move(p));
+  }
+  read_proportion(file, "paths/none_pays/", r.draws_valid, r.paths_none_pays);
+}
+
+// /conditional/<name> for each condition of the config.
+void read_conditional(hid_t file, const Config& cfg, ResultFile& r) {
+  for (const Condition& c : cfg.conditions) {
+    ResultFile::Conditional x;
+    x.name = condition_name(c);
+    const std::string g = "conditional/" + x.name + "/";
+    read_proportion(file, g, r.draws_valid, x.share);
+    read_tally_groups(file, g, x.share.count, x.summary, x.a2crit_undefined, x.events);
+    r.conditional.push_back(std::move(x));
+  }
+}
+
+// A sweep's grid, for `inspect`: coordinates, and per cell what its table shows.
+void read_sweep(hid_t file, const Config& cfg, ResultFile& r) {
   auto& s = r.sweep;
+  std::vector<hsize_t> grid;
   for (const auto& a : cfg.sweep.axes) {
     s.axes.push_back(a.name);
-    s.coords.push_back(read_flat<double>(g.get(), a.name, H5T_NATIVE_DOUBLE));
+    s.coords.push_back(read_f64s(file, "sweep/" + a.name, {kAnyLength}));
+    grid.push_back(s.coords.back().size());
   }
-  s.valid = read_flat<std::uint64_t>(g.get(), "counts/draws_valid", H5T_NATIVE_UINT64);
-  s.p_leader_gains =
-      read_flat<double>(g.get(), "events/leader_gains/probability", H5T_NATIVE_DOUBLE);
-  s.p_upgrade_pays =
-      read_flat<double>(g.get(), "events/upgrade_gain_positive/probability", H5T_NATIVE_DOUBLE);
-  s.mean_upgrade_gain = read_flat<double>(g.get(), "summary/upgrade_gain/mean", H5T_NATIVE_DOUBLE);
+  s.valid = read_u64s(file, "sweep/counts/draws_valid", grid);
+  s.p_leader_gains = read_f64s(file, "sweep/events/leader_gains/probability", grid);
+  s.p_upgrade_pays = read_f64s(file, "sweep/events/upgrade_gain_positive/probability", grid);
+  s.mean_upgrade_gain = read_f64s(file, "sweep/summary/upgrade_gain/mean", grid);
+}
+
+// Splits a [k, 2] array of (lo, hi) pairs.
+void split_pairs(const std::vector<double>& pairs, std::vector<double>& lo,
+                 std::vector<double>& hi) {
+  for (std::size_t i = 0; i + 1 < pairs.size(); i += 2) {
+    lo.push_back(pairs[i]);
+    hi.push_back(pairs[i + 1]);
+  }
+}
+
+// /sensitivity: the parameters, the design's attributes and, per output of
+// the config, S1, ST and their intervals.
+void read_sensitivity(hid_t file, const Config& cfg, ResultFile& r) {
+  SensitivityResult& s = r.sensitivity;
+  s.parameters = read_dataset_strings(file, "sensitivity/parameters");
+  s.base_draws = read_attr_u64(file, "base_draws", "sensitivity");
+  s.base_draws_invalid = read_attr_u64(file, "base_draws_invalid", "sensitivity");
+  s.evaluations = read_attr_u64(file, "evaluations", "sensitivity");
+  const hsize_t k = s.parameters.size();
+  for (const std::string& output : cfg.sensitivity.outputs) {
+    SensitivityIndices o;
+    o.output = output;
+    const std::string g = "sensitivity/" + output;
+    o.S1 = read_f64s(file, g + "/S1", {k});
+    split_pairs(read_f64s(file, g + "/S1_ci", {k, 2}), o.S1_lo, o.S1_hi);
+    o.ST = read_f64s(file, g + "/ST", {k});
+    split_pairs(read_f64s(file, g + "/ST_ci", {k, 2}), o.ST_lo, o.ST_hi);
+    o.mean = read_attr_f64(file, "mean", g);
+    o.variance = read_attr_f64(file, "variance", g);
+    o.n = read_attr_u64(file, "n", g);
+    s.outputs.push_back(std::move(o));
+  }
+  r.has_sensitivity = true;
+}
+
+// The analysis groups the file holds. Groups without an index of their own
+// take their names from the stored config, parsed only when one is present.
+void read_analyses(hid_t file, ResultFile& r) {
+  read_quantiles(file, r);
+  if (has_link(file, "paths")) read_paths(file, r);
+  const bool conditional = has_link(file, "conditional"), sweep = has_link(file, "sweep"),
+             sensitivity = has_link(file, "sensitivity");
+  if (!conditional && !sweep && !sensitivity) return;
+  const Config cfg = parse_config_text(r.info.config_yaml, "attribute 'config'");
+  if (conditional) read_conditional(file, cfg, r);
+  if (sweep) read_sweep(file, cfg, r);
+  if (sensitivity) read_sensitivity(file, cfg, r);
 }
 
 void read_layout(hid_t file, ResultFile& r) {
@@ -854,32 +1094,13 @@ void read_layout(hid_t file, ResultFile& r) {
   info.created = read_attr_string(file, "created");
   info.wall_seconds = read_attr_f64(file, "wall_seconds");
 
-  for (int f = 0; f < kNumFields; ++f) {
-    const std::string g = std::string("summary/") + kFieldNames[f] + "/";
-    SummaryStats& s = r.summary[f];
-    s.count = read_u64(file, g + "count");
-    s.mean = read_f64(file, g + "mean");
-    s.std = read_f64(file, g + "std");
-    s.sem = read_f64(file, g + "sem");
-    s.min = read_f64(file, g + "min");
-    s.max = read_f64(file, g + "max");
-  }
-  r.a2crit_undefined = read_u64(file, "undefined/A2_crit");
-  for (int e = 0; e < kNumEvents; ++e) {
-    const std::string g = std::string("events/") + kEventNames[e] + "/";
-    Proportion& p = r.events[e];
-    p.count = read_u64(file, g + "count");
-    p.total = r.draws_valid;
-    p.probability = read_f64(file, g + "probability");
-    p.ci95_low = read_f64(file, g + "ci95_low");
-    p.ci95_high = read_f64(file, g + "ci95_high");
-  }
+  read_tally_groups(file, "", r.draws_valid, r.summary, r.a2crit_undefined, r.events);
   read_dataset(file, "regimes/stage2", H5T_INTEGER, H5T_NATIVE_INT64, kNumRegimes, r.regime2);
   read_dataset(file, "regimes/upgrade", H5T_INTEGER, H5T_NATIVE_INT64, kNumRegimes, r.regime_up);
   for (int i = 0; i < kNumInvalid; ++i)
     r.invalid[i] = read_u64(file, std::string("invalid/") + kInvalidNames[i]);
   read_state(file, r);
-  read_sweep(file, r);
+  read_analyses(file, r);
   if (info.kind == kKindCheckpoint) read_checkpoint_part(file, r);
 }
 

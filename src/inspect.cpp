@@ -1,10 +1,12 @@
 // `spillmc inspect`: a result file as a terminal table or as one JSON object
 // whose keys are the HDF5 names (docs/output.md).
+#include <algorithm>
 #include <cinttypes>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include "spillmc/fields.hpp"
 #include "spillmc/result.hpp"
@@ -55,6 +57,113 @@ void header_line(std::string& out, const char* key, const std::string& value) {
   out += "  " + left(key, 18) + value + "\n";
 }
 
+constexpr std::size_t kName = 16, kCol = 15, kEvent = 24;
+
+// The columns of SummaryStats (Fields, conditional fields, path gains).
+std::string stats_header(const char* first, std::size_t width) {
+  std::string out = "  " + left(first, width);
+  for (const char* h : {"count", "mean", "std", "sem", "min", "max"}) out += right(h, kCol);
+  return out + "\n";
+}
+
+std::string stats_row(const std::string& name, std::size_t width, const SummaryStats& s) {
+  std::string out = "  " + left(name, width) + right(u64(s.count), kCol);
+  for (double x : {s.mean, s.std, s.sem, s.min, s.max}) out += right(num(x), kCol);
+  return out + "\n";
+}
+
+// The columns of a Proportion (events, conditions, best paths).
+std::string proportion_header(const char* first, std::size_t width) {
+  return "  " + left(first, width) + right("count", kCol) + right("probability", kCol) +
+         right("ci95_low", kCol) + right("ci95_high", kCol) + "\n";
+}
+
+std::string proportion_row(const std::string& name, std::size_t width, const Proportion& p) {
+  return "  " + left(name, width) + right(u64(p.count), kCol) + right(num(p.probability), kCol) +
+         right(num(p.ci95_low), kCol) + right(num(p.ci95_high), kCol) + "\n";
+}
+
+// Wide enough for every name, and at least `least`, so that columns stay aligned.
+template <class Items, class Name>
+std::size_t name_width(const Items& items, Name name, std::size_t least) {
+  std::size_t w = least;
+  for (const auto& x : items) w = std::max(w, name(x).size() + 2);
+  return w;
+}
+
+// A level as a column title: 0.05 -> "5 %".
+std::string level_title(double level) {
+  return num(100.0 * level) + " %";
+}
+
+// One row per histogrammed field: the quantiles and the histogram's bin count
+// (the counts themselves are in --json and the file).
+void quantiles_section(std::string& out, const ResultFile& r) {
+  constexpr std::size_t kQ = 14;  // num() is 13 characters at most below 1e100
+  out +=
+      "\nQuantiles (from each field's histogram; the exact quantile lies within quantile_bounds, "
+      "see --json)\n";
+  out += "  " + left("field", kName);
+  for (double level : r.quantiles.front().levels) out += right(level_title(level), kQ);
+  out += right("bins", 8) + "\n";
+  for (const ResultFile::Quantiles& q : r.quantiles) {
+    out += "  " + left(kFieldNames[q.field], kName);
+    for (double x : q.values) out += right(num(x), kQ);
+    out += right(u64(q.counts.size()), 8) + "\n";
+  }
+}
+
+// The main outputs a condition's block shows; --json has all 25 fields.
+constexpr int kConditionFields[] = {F_pi11,    F_pi12,         F_pi22,   F_pi12_up,
+                                    F_pi22_up, F_upgrade_gain, F_A2_crit};
+
+void conditions_section(std::string& out, const ResultFile& r) {
+  const std::size_t w = name_width(
+      r.conditional, [](const auto& c) { return c.name; }, kEvent);
+  out += "\nConditions (share of valid draws, Wilson 95 % interval)\n";
+  out += proportion_header("condition", w);
+  for (const ResultFile::Conditional& c : r.conditional) out += proportion_row(c.name, w, c.share);
+  for (const ResultFile::Conditional& c : r.conditional) {
+    out += "\nGiven " + c.name + " (over the draws where it holds; all 25 fields in --json)\n";
+    out += proportion_header("event", kEvent);
+    for (int e = 0; e < kNumEvents; ++e) out += proportion_row(kEventNames[e], kEvent, c.events[e]);
+    out += stats_header("field", kEvent);
+    for (int f : kConditionFields) out += stats_row(kFieldNames[f], kEvent, c.summary[f]);
+  }
+}
+
+void paths_section(std::string& out, const ResultFile& r) {
+  const std::size_t w = name_width(
+      r.paths, [](const auto& p) { return p.name; }, kEvent);
+  out += "\nUpgrade paths: expected net gain per valid draw\n";
+  out += stats_header("path", w);
+  for (const ResultFile::PathGain& p : r.paths) out += stats_row(p.name, w, p.gain);
+  out += "\nUpgrade paths: best and pays (share of valid draws, Wilson 95 % interval)\n";
+  out += proportion_header("path", w);
+  for (const ResultFile::PathGain& p : r.paths) out += proportion_row(p.name, w, p.best);
+  out += proportion_row("none_pays", w, r.paths_none_pays);
+}
+
+void sensitivity_section(std::string& out, const ResultFile& r) {
+  const SensitivityResult& s = r.sensitivity;
+  out += "\nSensitivity (Sobol indices, 95 % intervals; " + u64(s.base_draws) + " base draws, " +
+         u64(s.base_draws_invalid) + " invalid, " + u64(s.evaluations) + " evaluations)\n";
+  for (const SensitivityIndices& o : s.outputs) {
+    out += "  " + o.output + ": mean " + num(o.mean) + ", variance " + num(o.variance) + ", n " +
+           u64(o.n) + "\n";
+    out += "  " + left("parameter", kName);
+    for (const char* h : {"S1", "S1_ci_low", "S1_ci_high", "ST", "ST_ci_low", "ST_ci_high"})
+      out += right(h, kCol);
+    out += "\n";
+    for (std::size_t i = 0; i < s.parameters.size() && i < o.S1.size(); ++i) {
+      out += "  " + left(s.parameters[i], kName);
+      for (double x : {o.S1[i], o.S1_lo[i], o.S1_hi[i], o.ST[i], o.ST_lo[i], o.ST_hi[i]})
+        out += right(num(x), kCol);
+      out += "\n";
+    }
+  }
+}
+
 }  // namespace
 
 std::string format_table(const ResultFile& r) {
@@ -85,31 +194,16 @@ std::string format_table(const ResultFile& r) {
   header_line(out, "wall time",
               num(info.wall_seconds) + " s (" + num(draws_per_second(info)) + " draws/s)");
 
-  constexpr std::size_t kName = 16, kCol = 15;
   out += "\nFields (valid draws; A2_crit only where d + A1 > 0)\n";
-  out += "  " + left("field", kName);
-  for (const char* h : {"count", "mean", "std", "sem", "min", "max"}) out += right(h, kCol);
-  out += "\n";
-  for (int f = 0; f < kNumFields; ++f) {
-    const SummaryStats& s = r.summary[f];
-    out += "  " + left(kFieldNames[f], kName) + right(u64(s.count), kCol);
-    for (double x : {s.mean, s.std, s.sem, s.min, s.max}) out += right(num(x), kCol);
-    out += "\n";
-  }
+  out += stats_header("field", kName);
+  for (int f = 0; f < kNumFields; ++f) out += stats_row(kFieldNames[f], kName, r.summary[f]);
   out += "  A2_crit undefined (d + A1 <= 0): " + u64(r.a2crit_undefined) + " of " +
          u64(r.draws_valid) + " valid draws (" + percent(share(r.a2crit_undefined, r.draws_valid)) +
          ")\n";
 
-  constexpr std::size_t kEvent = 24;
   out += "\nEvents (share of valid draws, Wilson 95 % interval)\n";
-  out += "  " + left("event", kEvent) + right("count", kCol) + right("probability", kCol) +
-         right("ci95_low", kCol) + right("ci95_high", kCol) + "\n";
-  for (int e = 0; e < kNumEvents; ++e) {
-    const Proportion& p = r.events[e];
-    out += "  " + left(kEventNames[e], kEvent) + right(u64(p.count), kCol) +
-           right(num(p.probability), kCol) + right(num(p.ci95_low), kCol) +
-           right(num(p.ci95_high), kCol) + "\n";
-  }
+  out += proportion_header("event", kEvent);
+  for (int e = 0; e < kNumEvents; ++e) out += proportion_row(kEventNames[e], kEvent, r.events[e]);
 
   out += "\nRegimes (share of valid draws)\n";
   out += "  " + left("#  label", 22) + right("stage2", kCol) + right("share", 12) +
@@ -161,6 +255,12 @@ std::string format_table(const ResultFile& r) {
       }
     }
   }
+
+  // Before the config, which is long: what the run computed stays in view.
+  if (!r.quantiles.empty()) quantiles_section(out, r);
+  if (!r.conditional.empty()) conditions_section(out, r);
+  if (!r.paths.empty()) paths_section(out, r);
+  if (r.has_sensitivity) sensitivity_section(out, r);
 
   if (!info.config_yaml.empty()) {
     out += "\nConfig\n";
@@ -312,6 +412,180 @@ class Inline {
   std::string body_;
 };
 
+// A flat row-major array as nested JSON arrays of shape `dims` (the file's shape).
+template <class T>
+std::string jarray(const T* v, const std::size_t* dims, std::size_t rank) {
+  std::size_t stride = 1;
+  for (std::size_t i = 1; i < rank; ++i) stride *= dims[i];
+  std::string out = "[";
+  for (std::size_t i = 0; i < dims[0]; ++i) {
+    if (i) out += ", ";
+    out += rank == 1 ? jnum(v[i]) : jarray(v + i * stride, dims + 1, rank - 1);
+  }
+  return out + "]";
+}
+
+// `dims` must hold exactly v.size() elements (read_result checks the shapes);
+// anything else, or no dims, gives a flat array rather than a read past the end.
+template <class T>
+std::string jarray(const std::vector<T>& v, std::vector<std::size_t> dims = {}) {
+  std::size_t n = dims.empty() ? 0 : 1;
+  for (std::size_t d : dims) n *= d;
+  if (n != v.size()) dims = {v.size()};
+  return jarray(v.data(), dims.data(), dims.size());
+}
+
+// (lo, hi) pairs as the file's [n, 2] arrays.
+std::string jpairs(const std::vector<double>& lo, const std::vector<double>& hi) {
+  std::vector<double> flat;
+  for (std::size_t i = 0; i < lo.size() && i < hi.size(); ++i)
+    flat.push_back(lo[i]), flat.push_back(hi[i]);
+  return jarray(flat, {flat.size() / 2, 2});
+}
+
+std::string jstrings(const std::vector<std::string>& v) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < v.size(); ++i) out += (i ? ", " : "") + jstr(v[i]);
+  return out + "]";
+}
+
+// The datasets of a /summary/<field> group, into an Inline or an Object.
+template <class Builder>
+Builder& add_stats(Builder& b, const SummaryStats& s) {
+  return b.add("count", jnum(s.count))
+      .add("mean", jnum(s.mean))
+      .add("std", jnum(s.std))
+      .add("sem", jnum(s.sem))
+      .add("min", jnum(s.min))
+      .add("max", jnum(s.max));
+}
+
+std::string stats_json(const SummaryStats& s) {
+  Inline b;
+  return add_stats(b, s).str();
+}
+
+// The datasets of an /events/<event> group (and of groups laid out like it).
+template <class Builder>
+Builder& add_proportion(Builder& b, const Proportion& p) {
+  return b.add("count", jnum(p.count))
+      .add("probability", jnum(p.probability))
+      .add("ci95_low", jnum(p.ci95_low))
+      .add("ci95_high", jnum(p.ci95_high));
+}
+
+std::string proportion_json(const Proportion& p) {
+  Inline b;
+  return add_proportion(b, p).str();
+}
+
+// A field with quantiles: its statistics, then quantiles (the dataset's
+// values and its levels attribute), quantile_bounds and histogram.
+std::string field_with_quantiles_json(const SummaryStats& s, const ResultFile::Quantiles& q,
+                                      int indent) {
+  Object histogram(indent + 2);
+  histogram.add("counts", jarray(q.counts))
+      .add("edges", jarray(q.edges))
+      .add("underflow", jnum(q.underflow))
+      .add("overflow", jnum(q.overflow))
+      .add("range_source", jstr(q.range_source));
+  Object field(indent);
+  add_stats(field, s)
+      .add("quantiles",
+           Inline().add("levels", jarray(q.levels)).add("values", jarray(q.values)).str())
+      .add("quantile_bounds", jarray(q.bounds, {q.bounds.size() / 2, 2}))
+      .add("histogram", histogram.str());
+  return field.str();
+}
+
+// A summary group: fields with quantiles (root /summary only) span several lines.
+std::string summary_json(const SummaryStats (&summary)[kNumFields],
+                         const std::vector<ResultFile::Quantiles>& quantiles, int indent) {
+  Object out(indent);
+  auto q = quantiles.begin();  // in field order
+  for (int f = 0; f < kNumFields; ++f) {
+    if (q != quantiles.end() && q->field == f) {
+      out.add(kFieldNames[f], field_with_quantiles_json(summary[f], *q++, indent + 2));
+    } else {
+      out.add(kFieldNames[f], stats_json(summary[f]));
+    }
+  }
+  return out.str();
+}
+
+std::string events_json(const Proportion (&events)[kNumEvents], int indent) {
+  Object out(indent);
+  for (int e = 0; e < kNumEvents; ++e) out.add(kEventNames[e], proportion_json(events[e]));
+  return out.str();
+}
+
+std::string conditional_json(const ResultFile& r) {
+  Object out(2);
+  for (const ResultFile::Conditional& c : r.conditional) {
+    Object cond(4);
+    add_proportion(cond, c.share)
+        .add("summary", summary_json(c.summary, {}, 6))
+        .add("undefined", Inline().add("A2_crit", jnum(c.a2crit_undefined)).str())
+        .add("events", events_json(c.events, 6));
+    out.add(c.name, cond.str());
+  }
+  return out.str();
+}
+
+std::string paths_json(const ResultFile& r) {
+  Object out(2);
+  for (const ResultFile::PathGain& p : r.paths)
+    out.add(p.name,
+            Object(4).add("gain", stats_json(p.gain)).add("best", proportion_json(p.best)).str());
+  out.add("none_pays", proportion_json(r.paths_none_pays));
+  return out.str();
+}
+
+// The sweep datasets read_result reads, as nested arrays of the grid's shape.
+std::string sweep_json(const ResultFile& r) {
+  const auto& sw = r.sweep;
+  std::vector<std::size_t> grid;
+  Object axes(4);
+  for (std::size_t i = 0; i < sw.axes.size(); ++i) {
+    axes.add(sw.axes[i], jarray(sw.coords[i]));
+    grid.push_back(sw.coords[i].size());
+  }
+  Object events(4);
+  events.add("leader_gains", Inline().add("probability", jarray(sw.p_leader_gains, grid)).str())
+      .add("upgrade_gain_positive",
+           Inline().add("probability", jarray(sw.p_upgrade_pays, grid)).str());
+  Object out(2);
+  out.add("axes", axes.str())
+      .add("counts", Object(4).add("draws_valid", jarray(sw.valid, grid)).str())
+      .add("events", events.str())
+      .add("summary",
+           Object(4)
+               .add("upgrade_gain", Inline().add("mean", jarray(sw.mean_upgrade_gain, grid)).str())
+               .str());
+  return out.str();
+}
+
+// /sensitivity: its attributes beside its datasets and output groups.
+std::string sensitivity_json(const ResultFile& r) {
+  const SensitivityResult& s = r.sensitivity;
+  Object out(2);
+  out.add("parameters", jstrings(s.parameters))
+      .add("base_draws", jnum(s.base_draws))
+      .add("base_draws_invalid", jnum(s.base_draws_invalid))
+      .add("evaluations", jnum(s.evaluations));
+  for (const SensitivityIndices& o : s.outputs)
+    out.add(o.output, Object(4)
+                          .add("S1", jarray(o.S1))
+                          .add("S1_ci", jpairs(o.S1_lo, o.S1_hi))
+                          .add("ST", jarray(o.ST))
+                          .add("ST_ci", jpairs(o.ST_lo, o.ST_hi))
+                          .add("mean", jnum(o.mean))
+                          .add("variance", jnum(o.variance))
+                          .add("n", jnum(o.n))
+                          .str());
+  return out.str();
+}
+
 std::string regimes_json(const std::int64_t (&counts)[kNumRegimes]) {
   std::string labels = "[", values = "[";
   for (int g = 0; g < kNumRegimes; ++g) {
@@ -347,30 +621,13 @@ std::string format_json(const ResultFile& r) {
       .add("created", jstr(info.created))
       .add("wall_seconds", jnum(info.wall_seconds))
       .add("draws_per_second", jnum(draws_per_second(info)));
-
-  Object summary(2);
-  for (int f = 0; f < kNumFields; ++f) {
-    const SummaryStats& s = r.summary[f];
-    summary.add(kFieldNames[f], Inline()
-                                    .add("count", jnum(s.count))
-                                    .add("mean", jnum(s.mean))
-                                    .add("std", jnum(s.std))
-                                    .add("sem", jnum(s.sem))
-                                    .add("min", jnum(s.min))
-                                    .add("max", jnum(s.max))
-                                    .str());
+  // Root attributes that only files with paths or a sweep have.
+  if (!r.paths.empty()) {
+    std::vector<std::string> names;
+    for (const ResultFile::PathGain& p : r.paths) names.push_back(p.name);
+    attributes.add("path_names", jstrings(names));
   }
-
-  Object events(2);
-  for (int e = 0; e < kNumEvents; ++e) {
-    const Proportion& p = r.events[e];
-    events.add(kEventNames[e], Inline()
-                                   .add("count", jnum(p.count))
-                                   .add("probability", jnum(p.probability))
-                                   .add("ci95_low", jnum(p.ci95_low))
-                                   .add("ci95_high", jnum(p.ci95_high))
-                                   .str());
-  }
+  if (!r.sweep.axes.empty()) attributes.add("sweep_axes", jstrings(r.sweep.axes));
 
   Object regimes(2);
   regimes.add("stage2", regimes_json(r.regime2)).add("upgrade", regimes_json(r.regime_up));
@@ -381,11 +638,15 @@ std::string format_json(const ResultFile& r) {
   Object top(0);
   top.add("file", jstr(r.path))
       .add("attributes", attributes.str())
-      .add("summary", summary.str())
+      .add("summary", summary_json(r.summary, r.quantiles, 2))
       .add("undefined", Inline().add("A2_crit", jnum(r.a2crit_undefined)).str())
-      .add("events", events.str())
+      .add("events", events_json(r.events, 2))
       .add("regimes", regimes.str())
       .add("invalid", invalid.str());
+  if (!r.conditional.empty()) top.add("conditional", conditional_json(r));
+  if (!r.paths.empty()) top.add("paths", paths_json(r));
+  if (!r.sweep.axes.empty()) top.add("sweep", sweep_json(r));
+  if (r.has_sensitivity) top.add("sensitivity", sensitivity_json(r));
   return top.str() + "\n";
 }
 

@@ -132,6 +132,41 @@ struct ResultFile {
     std::vector<std::uint64_t> valid;
     std::vector<double> p_leader_gains, p_upgrade_pays, mean_upgrade_gain;
   } sweep;
+  // The analysis groups (docs/output.md, "Analyses"), each empty when the
+  // file has none. Per histogrammed field, in field order:
+  // /summary/<field>/quantiles (with its levels attribute), quantile_bounds
+  // ([kQuantileCount, 2], row-major) and histogram/.
+  struct Quantiles {
+    int field = 0;
+    std::vector<double> levels, values, bounds;
+    std::vector<std::uint64_t> counts;  // histogram/counts, [bins]
+    std::vector<double> edges;          // histogram/edges, [bins + 1]
+    std::uint64_t underflow = 0, overflow = 0;
+    std::string range_source;
+  };
+  std::vector<Quantiles> quantiles;
+  // /conditional/<name>, in the config's order: the condition among valid
+  // draws, and the main groups over the draws where it holds.
+  struct Conditional {
+    std::string name;
+    Proportion share{};
+    SummaryStats summary[kNumFields];
+    Proportion events[kNumEvents];
+    std::uint64_t a2crit_undefined = 0;
+  };
+  std::vector<Conditional> conditional;
+  // /paths/<name> in the order of the root attribute path_names, and
+  // /paths/none_pays (meaningful when paths is not empty).
+  struct PathGain {
+    std::string name;
+    SummaryStats gain{};
+    Proportion best{};
+  };
+  std::vector<PathGain> paths;
+  Proportion paths_none_pays{};
+  // /sensitivity, outputs in the config's order.
+  bool has_sensitivity = false;
+  SensitivityResult sensitivity;
 };
 
 // Rows of Extra::to_bytes back into Extras laid out for `spec`. InputError when
