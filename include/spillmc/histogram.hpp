@@ -79,38 +79,37 @@ inline void hist_slots(const HistAxis& a, const double* x, int* slot) {
   const double lo = a.lo, hi = a.hi, inv = a.inv_width, w = a.width;
   const int bins = a.bins;
   const double top = static_cast<double>(bins), last = top - 1.0;
-  // Branch-free loops, kept apart: the compiler would otherwise split one loop on the clamps into
-  // paths that leave the (possibly trapping) conversion conditional, and not vectorize it.
-  // hist_slot's candidate, clamped to [0, bins - 1] so that every conversion is in range (lanes
-  // outside [lo, hi), NaN included, are settled below whatever their candidate).
-  double t[N];
+  // Branch-free loops in double precision, which GCC vectorizes when trapping math is off (as for
+  // cpu_batch.cpp). An int candidate made it convert lane by lane, and the stores of those ints
+  // then stalled the vector loads that read them back.
+  // hist_slot's candidate k, clamped to [0, bins - 1] and truncated in double: trunc(u) is
+  // double(int(u)) there, so the edges below are hist_edge's bits (lo + 0 * w compares as
+  // lo). Lanes outside [lo, hi), NaN included, are settled below whatever their candidate.
+  double k[N], e0[N], e1[N];
   for (int j = 0; j < N; ++j) {
     double u = (x[j] - lo) * inv;
     u = u < top ? u : last;
-    t[j] = u > 0.0 ? u : 0.0;
+    u = u > 0.0 ? u : 0.0;
+    k[j] = std::trunc(u);
+    e0[j] = lo + k[j] * w;
+    const double m1 = lo + (k[j] + 1.0) * w;
+    e1[j] = k[j] + 1.0 == top ? hi : m1;  // the upper edge of the last bin is hi
   }
-  // hist_edge(k) and hist_edge(k + 1), the same operations (lo + 0 * w compares as lo; the
-  // upper edge of the last bin is hi, selected below).
-  int k[N];
-  double e0[N], m1[N];
-  for (int j = 0; j < N; ++j) {
-    k[j] = static_cast<int>(t[j]);
-    e0[j] = lo + static_cast<double>(k[j]) * w;
-    m1[j] = lo + static_cast<double>(k[j] + 1) * w;
-  }
+  // The slot as a double (a small integer, exact), converted in a loop of its own.
+  double sd[N];
   int settled[N];
   for (int j = 0; j < N; ++j) {
     const double v = x[j];
-    const double e1 = k[j] + 1 == bins ? hi : m1[j];
     const bool below = v < lo, inside = v < hi, at_hi = v == hi;
-    const bool fits = (v >= e0[j]) & (v < e1);
-    int s = k[j] + 1;
-    s = at_hi ? bins : s;
-    s = inside | at_hi ? s : bins + 1;
-    s = below ? 0 : s;
-    slot[j] = s;
+    const bool fits = (v >= e0[j]) & (v < e1[j]);
+    double s = k[j] + 1.0;
+    s = at_hi ? top : s;
+    s = inside | at_hi ? s : top + 1.0;
+    s = below ? 0.0 : s;
+    sd[j] = s;
     settled[j] = fits | below | !inside;
   }
+  for (int j = 0; j < N; ++j) slot[j] = static_cast<int>(sd[j]);
   for (int j = 0; j < N; ++j)
     if (!settled[j]) slot[j] = hist_slot(a, x[j]);
 }
