@@ -42,9 +42,10 @@ constexpr int kThreads = 128;
 constexpr int kWarpSize = 32;
 constexpr int kWarps = kThreads / kWarpSize;
 constexpr unsigned kFullMask = 0xffffffffu;
-// Caps registers at 65536 / (4 * 128) = 128 per thread; sm_90 needs 112 with
-// no spills (docs/cuda.md has the numbers for other settings). The CMake cache
-// variable SPILLMC_CUDA_MIN_BLOCKS overrides it for occupancy experiments.
+// Caps registers at 65536 / (4 * 128) = 128 per thread; the plain kernel takes
+// 127 on sm_90 with no spills. On an H100, more blocks per SM (a lower cap) did
+// not run faster (docs/cuda.md). The CMake cache variable SPILLMC_CUDA_MIN_BLOCKS
+// overrides it for such experiments.
 #ifndef SPILLMC_CUDA_MIN_BLOCKS
 #define SPILLMC_CUDA_MIN_BLOCKS 4
 #endif
