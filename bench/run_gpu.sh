@@ -84,8 +84,12 @@ if [[ -d .debs ]] && compgen -G ".debs/*.deb" >/dev/null; then
 fi
 # CMake 4 refuses package files that ask for policies older than 3.5 (Debian's do).
 export CMAKE_POLICY_VERSION_MINIMUM=3.5
+# nvcc where the CUDA toolkit installs it, when it is not on PATH.
+if ! command -v nvcc >/dev/null; then
+  for d in /usr/local/cuda/bin /opt/cuda/bin; do [[ -x $d/nvcc ]] && export PATH=$d:$PATH && break; done
+fi
 if ((print_env)); then
-  for v in CMAKE_PREFIX_PATH HDF5_ROOT CPATH LIBRARY_PATH LD_LIBRARY_PATH CMAKE_POLICY_VERSION_MINIMUM; do
+  for v in CMAKE_PREFIX_PATH HDF5_ROOT CPATH LIBRARY_PATH LD_LIBRARY_PATH CMAKE_POLICY_VERSION_MINIMUM PATH; do
     [[ -n ${!v:-} ]] && printf 'export %s=%q\n' "$v" "${!v}"
   done
   exit 0
@@ -98,9 +102,6 @@ python=$(command -v python3) || die "needs python3 (standard library only) to wr
 
 # --- build ---------------------------------------------------------------------------
 if ((do_build)); then
-  if ! command -v nvcc >/dev/null; then
-    for d in /usr/local/cuda/bin /opt/cuda/bin; do [[ -x $d/nvcc ]] && export PATH=$d:$PATH && break; done
-  fi
   command -v nvcc >/dev/null || die "no nvcc on PATH or in /usr/local/cuda/bin: install the CUDA toolkit"
   command -v cmake >/dev/null || die "no cmake"
   log "configuring $build_dir (Release, CUDA, sm_$arch)"
@@ -178,16 +179,12 @@ smi=$(nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,cloc
 nvcc_version=$(nvcc --version 2>/dev/null | sed -n 's/.*release \([0-9.]*\).*/\1/p' || true)
 export RG_OUT=$out RG_RUNS=$tmp/runs.txt RG_NCU=$tmp/ncu.csv RG_NCU_STATUS=$ncu_status
 export RG_SMI=$smi RG_NVCC=${nvcc_version:-unknown} RG_CONFIG=$config RG_REPS=$reps
-# The device machine's copy of the tree may have no .git: BENCH_COMMIT can say which commit it is.
-export RG_COMMIT=${BENCH_COMMIT:-$(git rev-parse HEAD 2>/dev/null || echo unknown)}
-# With BENCH_COMMIT the tree's .git may be stale: dirty is unknown (null).
-RG_DIRTY=0
-[[ -n $(git status --porcelain --untracked-files=no 2>/dev/null || true) ]] && RG_DIRTY=1
-[[ -n ${BENCH_COMMIT:-} ]] && RG_DIRTY=unknown
 RG_VERSION=$("$bin" --version)
-export RG_DIRTY RG_VERSION RG_COMMAND="bench/run_gpu.sh${orig_args[*]:+ ${orig_args[*]}}"
+export RG_VERSION RG_COMMAND="bench/run_gpu.sh${orig_args[*]:+ ${orig_args[*]}}"
 "$python" - <<'END_PYTHON'
-import csv, datetime, json, os, statistics
+import csv, json, os, statistics, sys
+sys.path.insert(0, "bench")
+from benchmeta import provenance  # noqa: E402  (date, commit, dirty; honours BENCH_COMMIT)
 
 env = os.environ
 runs = {}
@@ -227,9 +224,7 @@ smi = [s.strip() for s in env["RG_SMI"].split(",")]
 result = {
     "kind": "spillmc-bench-gpu",
     "schema": 1,
-    "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-    "commit": env["RG_COMMIT"],
-    "dirty": None if env["RG_DIRTY"] == "unknown" else env["RG_DIRTY"] == "1",
+    **provenance(),
     "command": env["RG_COMMAND"],
     "config": env["RG_CONFIG"],
     "machine": {"gpu": smi[0], "driver": smi[1] if len(smi) > 1 else None,

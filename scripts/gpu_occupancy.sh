@@ -24,10 +24,8 @@ raw=$out/occupancy.txt
 tmp=$(mktemp -d /tmp/spillmc-occ.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 
-if [[ -d .debs ]]; then
-  eval "$(bench/run_gpu.sh --print-env)"
-fi
-for d in /usr/local/cuda/bin /opt/cuda/bin; do [[ -x $d/nvcc ]] && export PATH=$d:$PATH && break; done
+# Debian packages carried in .debs/ (unpacked into a prefix, not /) and nvcc on PATH.
+eval "$(bench/run_gpu.sh --print-env)"
 {
   echo "# $(date -u +%Y-%m-%dT%H:%M:%SZ) commit ${BENCH_COMMIT:-$(git rev-parse HEAD 2>/dev/null || echo unknown)}"
   echo "# VARIANTS=\"${variants[*]}\" REPS=$reps DRAWS=$draws HIST_DRAWS=$hist_draws $config"

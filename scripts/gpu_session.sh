@@ -22,11 +22,8 @@ phases=" ${PHASES:-test bench features memcheck racecheck} "
 want() { [[ $phases == *" $1 "* ]]; }
 left() { echo $((budget - SECONDS > 5 ? budget - SECONDS : 5)); }
 
-# Debian packages carried in .debs/, unpacked into a prefix (not /).
-if [[ -d .debs ]]; then
-  eval "$(bench/run_gpu.sh --print-env)"
-fi
-for d in /usr/local/cuda/bin /opt/cuda/bin; do [[ -x $d/nvcc ]] && export PATH=$d:$PATH && break; done
+# Debian packages carried in .debs/ (unpacked into a prefix, not /) and nvcc on PATH.
+eval "$(bench/run_gpu.sh --print-env)"
 
 status=0
 {
