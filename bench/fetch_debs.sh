@@ -26,6 +26,17 @@ runtime=(
   libhdf5-103-1 libhdf5-hl-100 libspdlog1.10 libfmt9 libyaml-cpp0.7 libbenchmark1debian
   libsz2 libaec0 libcurl4
 )
+# OpenMPI, for the MPI build and its tests (ranks on GPUs). Not the closure of
+# openmpi-bin, which drags in ssh, X11, ICU and PAM: Debian's launcher, libraries,
+# headers and wrapper data, what its core libraries link, and the libraries of
+# the shared-memory and network components. bench/run_gpu.sh relocates it
+# (OPAL_PREFIX); components whose providers are missing (InfiniBand) are skipped.
+mpi=(
+  openmpi-bin openmpi-common libopenmpi3 libopenmpi-dev libpmix2 libhwloc15
+  libevent-core-2.1-7 libevent-pthreads-2.1-7 libudev1 libmunge2 libnuma1 libltdl7
+  libibverbs1 librdmacm1 libnl-3-200 libnl-route-3-200 libfabric1 libucx0 libpsm2-2
+  libpsm-infinipath1 libpciaccess0
+)
 # Provided by any Linux system that can run a C++ program; never carried.
 base='^(libc6|libgcc-s1|libstdc\+\+6|gcc-12-base|zlib1g|debconf|libcrypt1)$'
 
@@ -41,7 +52,7 @@ if ((${#closure[@]} == 0)); then
   echo "fetch_debs: apt-cache knows none of the packages; run 'apt-get update' first" >&2
   exit 1
 fi
-mapfile -t all < <(printf '%s\n' "${dev[@]}" "${closure[@]}" | sort -u)
+mapfile -t all < <(printf '%s\n' "${dev[@]}" "${closure[@]}" "${mpi[@]}" | sort -u)
 
 mkdir -p "$dest"
 cd "$dest"

@@ -80,7 +80,19 @@ if [[ -d .debs ]] && compgen -G ".debs/*.deb" >/dev/null; then
   export LIBRARY_PATH=$lib${LIBRARY_PATH:+:$LIBRARY_PATH}
   # The system's libraries first, the carried ones only for what it lacks
   # (libhdf5, libsz, ...): the loader searches LD_LIBRARY_PATH in order.
-  export LD_LIBRARY_PATH=/lib/$multiarch:/usr/lib/$multiarch${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}:$lib
+  export LD_LIBRARY_PATH=/lib/$multiarch:/usr/lib/$multiarch${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}:$lib:$deps/lib/$multiarch
+  # OpenMPI from .debs when the machine has none: Debian's build, relocated with
+  # OPAL_PREFIX, and the usual names (Debian makes them with update-alternatives).
+  if [[ -x $deps/usr/bin/orterun ]] && ! command -v mpirun >/dev/null; then
+    mkdir -p "$deps/mpi-bin"
+    for name in mpirun mpiexec; do ln -sfn "$deps/usr/bin/orterun" "$deps/mpi-bin/$name"; done
+    for name in mpicc mpicxx; do ln -sfn "$deps/usr/bin/opal_wrapper" "$deps/mpi-bin/$name"; done
+    export PATH=$deps/mpi-bin:$PATH OPAL_PREFIX=$deps/usr
+    # PMIx (a library of its own) ignores OPAL_PREFIX: point it at its components.
+    export PMIX_MCA_mca_base_component_path=$lib/pmix2/lib/pmix
+    # Components whose libraries were not carried (InfiniBand providers) are skipped quietly.
+    export OMPI_MCA_mca_base_component_show_load_errors=0
+  fi
 fi
 # CMake 4 refuses package files that ask for policies older than 3.5 (Debian's do).
 export CMAKE_POLICY_VERSION_MINIMUM=3.5
@@ -89,7 +101,8 @@ if ! command -v nvcc >/dev/null; then
   for d in /usr/local/cuda/bin /opt/cuda/bin; do [[ -x $d/nvcc ]] && export PATH=$d:$PATH && break; done
 fi
 if ((print_env)); then
-  for v in CMAKE_PREFIX_PATH HDF5_ROOT CPATH LIBRARY_PATH LD_LIBRARY_PATH CMAKE_POLICY_VERSION_MINIMUM PATH; do
+  for v in CMAKE_PREFIX_PATH HDF5_ROOT CPATH LIBRARY_PATH LD_LIBRARY_PATH CMAKE_POLICY_VERSION_MINIMUM \
+    PATH OPAL_PREFIX PMIX_MCA_mca_base_component_path OMPI_MCA_mca_base_component_show_load_errors; do
     [[ -n ${!v:-} ]] && printf 'export %s=%q\n' "$v" "${!v}"
   done
   exit 0

@@ -599,8 +599,12 @@ class CudaBackend final : public Backend {
     extra_static_shared_ = extra_attr.sharedSizeBytes;
     shared_optin_ = prop.sharedMemPerBlockOptin;
 
+    // The PCI address tells GPUs apart when each MPI rank sees only its own as device 0.
+    char pci[32] = {};
+    SPILLMC_CUDA_CHECK(cudaDeviceGetPCIBusId(pci, static_cast<int>(sizeof pci), device_));
     std::ostringstream d;
-    d << prop.name << " (sm_" << prop.major << prop.minor << ", " << sms << " SMs)";
+    d << prop.name << " (device " << device_ << ", PCI " << pci << ", sm_" << prop.major
+      << prop.minor << ", " << sms << " SMs)";
     description_ = d.str();
     stream_ = std::make_unique<Stream>();  // on device_, current since use_device
     // Test hook: chunks above this many blocks fail as if out of device memory.

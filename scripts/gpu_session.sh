@@ -10,7 +10,8 @@
 # Then, with the device tool:
 #   run(carry=[".debs"], command="BENCH_COMMIT=<sha> scripts/gpu_session.sh $OUT")
 # SESSION_BUDGET_S (default 570) is the whole script's budget in seconds;
-# PHASES (default "test bench features memcheck racecheck") picks what runs after the build.
+# PHASES (default "test mpi bench features memcheck racecheck") picks what runs after the build.
+# MPI is built when mpirun is found: the machine's, or OpenMPI carried in .debs/.
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -18,7 +19,7 @@ out=${1:-${OUT:-gpu-out}}
 mkdir -p "$out"
 build=build-gpu
 budget=${SESSION_BUDGET_S:-570}
-phases=" ${PHASES:-test bench features memcheck racecheck} "
+phases=" ${PHASES:-test mpi bench features memcheck racecheck} "
 want() { [[ $phases == *" $1 "* ]]; }
 left() { echo $((budget - SECONDS > 5 ? budget - SECONDS : 5)); }
 
@@ -29,7 +30,7 @@ status=0
 {
   nvidia-smi -L
   cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DSPILLMC_ENABLE_CUDA=ON \
-    -DCMAKE_CUDA_ARCHITECTURES=90 -DSPILLMC_WARNINGS_AS_ERRORS=ON -DSPILLMC_ENABLE_MPI=OFF &&
+    -DCMAKE_CUDA_ARCHITECTURES=90 -DSPILLMC_WARNINGS_AS_ERRORS=ON &&
     timeout "$(left)" cmake --build "$build" -j "$(nproc)"
 } >"$out/build.log" 2>&1 || { tail -40 "$out/build.log"; echo "gpu_session: build failed"; exit 1; }
 echo "gpu_session: built in ${SECONDS}s"
@@ -39,6 +40,17 @@ if want test; then
     >"$out/ctest.log" 2>&1 || status=1
   grep -E "tests passed|\(Failed\)|\(Timeout\)|\(SEGFAULT\)|Not Run|CMake Error" "$out/ctest.log" | tail -30
   echo "gpu_session: tests done at ${SECONDS}s"
+fi
+
+# MPI ranks on the GPU (also in ctest): the log shows where each rank computed.
+if want mpi; then
+  if [[ -x $build/bin/test_mpi ]]; then
+    timeout "$(left)" "$build/bin/test_mpi" >"$out/mpi.log" 2>&1 || status=1
+    grep -E "^mpirun -n|^\[  (PASSED|FAILED|SKIPPED) " "$out/mpi.log" | tail -20
+  else
+    echo "gpu_session: no test_mpi (MPI not found: carry .debs from bench/fetch_debs.sh)"
+  fi
+  echo "gpu_session: mpi done at ${SECONDS}s"
 fi
 
 if want bench; then

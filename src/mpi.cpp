@@ -3,7 +3,9 @@
 #include <spdlog/spdlog.h>
 
 #include <climits>
+#include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <memory>
 #include <string>
 #include <type_traits>
@@ -33,6 +35,7 @@ class MpiBackend final : public Backend {
     MPI_Type_commit(&tally_type_);
     if (const char* r = std::getenv("SPILLMC_TEST_FAIL_RANK"))
       fail_here_ = std::string(r) == std::to_string(session_.rank());
+    report_placement();
   }
   ~MpiBackend() override { MPI_Type_free(&tally_type_); }
   MpiBackend(const MpiBackend&) = delete;
@@ -117,6 +120,43 @@ class MpiBackend final : public Backend {
   }
 
  private:
+  // Collective: rank 0 logs where every rank computes (node, local rank, device)
+  // and warns when ranks of one node share a GPU (more ranks than GPUs there).
+  void report_placement() const {
+    struct Where {
+      char node[MPI_MAX_PROCESSOR_NAME];
+      char device[256];
+      int local_rank;
+    };
+    Where me{};
+    int len = 0;
+    MPI_Get_processor_name(me.node, &len);
+    std::snprintf(me.device, sizeof me.device, "%s", local_->device().c_str());
+    me.local_rank = session_.local_rank();
+    const int size = session_.size();
+    std::vector<Where> all(session_.rank() == 0 ? static_cast<std::size_t>(size) : 0);
+    MPI_Gather(&me, sizeof me, MPI_BYTE, all.data(), sizeof me, MPI_BYTE, 0, MPI_COMM_WORLD);
+    if (session_.rank() != 0) return;
+    // Ranks by (node, device): a GPU's description names its PCI address.
+    std::map<std::pair<std::string, std::string>, std::vector<int>> users;
+    for (int r = 0; r < size; ++r) {
+      const Where& w = all[static_cast<std::size_t>(r)];
+      users[{w.node, w.device}].push_back(r);
+      const auto level = size <= 16 ? spdlog::level::info : spdlog::level::debug;
+      spdlog::log(level, "rank {} (node {}, local rank {}): {}", r, w.node, w.local_rank, w.device);
+    }
+    if (local_->name() != "cuda") return;
+    for (const auto& [where, ranks] : users) {
+      if (ranks.size() < 2) continue;
+      std::string list;
+      for (const int r : ranks) list += (list.empty() ? "" : ", ") + std::to_string(r);
+      spdlog::warn(
+          "ranks {} share one GPU on node {} ({}): more ranks than GPUs there; results are "
+          "unchanged, but start one rank per GPU for speed",
+          list, where.first, where.second);
+    }
+  }
+
   // Every rank takes part in this, so all ranks stop at the same chunk.
   void before_chunk() {
     if (session_.any(cancel_ && cancel_->load(std::memory_order_relaxed))) throw Interrupted();

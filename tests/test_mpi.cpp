@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "harness.hpp"
+#include "spillmc/backend.hpp"
 #include "spillmc/mpi.hpp"
 #include "spillmc/result.hpp"
 
@@ -100,6 +101,49 @@ TEST_F(Mpi, OneTwoAndThreeRanksGiveTheSingleProcessBits) {
   }
   EXPECT_GT(a.invalid[I_b_nonpositive], 0u);
   EXPECT_EQ(count_files(), 5);  // config, single, three MPI results: no temporaries
+}
+
+TEST_F(Mpi, RankZeroLogsWhereEveryRankComputes) {
+  const Cmd c = mpirun(2, "run " + path("c.yaml") + " -o " + path("p.h5") +
+                              " --backend cpu --threads 1 --draws 70000");
+  ASSERT_EQ(c.status, 0) << c.out;
+  for (const char* line : {"rank 0 (node ", "rank 1 (node "})
+    EXPECT_NE(c.out.find(line), std::string::npos) << c.out;
+  EXPECT_NE(c.out.find("local rank 1): CPU"), std::string::npos) << c.out;
+  EXPECT_EQ(c.out.find("share one GPU"), std::string::npos) << c.out;
+}
+
+// Ranks on GPUs: rank r of this node takes GPU r mod (number of GPUs); the bits
+// equal one process on one GPU. With fewer GPUs than ranks, ranks share one, with
+// a warning and the same numbers.
+TEST_F(Mpi, RanksOnGpusGiveTheSingleGpuBits) {
+  const int ndev = cuda_device_count();
+  if (ndev == 0) GTEST_SKIP() << "no CUDA device";
+  const std::string common = " --backend cuda -q";
+  const Cmd single = sh("run " + path("c.yaml") + " -o " + path("single.h5") + common);
+  ASSERT_EQ(single.status, 0) << single.out;
+  const ResultFile a = read_result(path("single.h5"));
+  for (int n = 2; n <= 3; ++n) {
+    SCOPED_TRACE("mpirun -n " + std::to_string(n));
+    const std::string out = path("gpu" + std::to_string(n) + ".h5");
+    const Cmd c = mpirun(n, "run " + path("c.yaml") + " -o " + out + " --backend cuda");
+    ASSERT_EQ(c.status, 0) << c.out;
+    for (int r = 0; r < n; ++r) {
+      const auto at = c.out.find("rank " + std::to_string(r) + " (node ");
+      ASSERT_NE(at, std::string::npos) << c.out;
+      const std::string line = c.out.substr(at, c.out.find('\n', at) - at);
+      std::printf("mpirun -n %d: %s\n", n, line.c_str());  // the evidence, in the test's log
+      EXPECT_NE(line.find("local rank " + std::to_string(r) + "): "), std::string::npos) << line;
+      EXPECT_NE(line.find("(device " + std::to_string(r % ndev) + ", PCI "), std::string::npos)
+          << line;
+    }
+    EXPECT_EQ(c.out.find("share one GPU") != std::string::npos, n > ndev) << c.out;
+    const ResultFile b = read_result(out);
+    EXPECT_EQ(b.info.backend, "cuda");
+    EXPECT_NE(b.info.device.find("x " + std::to_string(n) + " ranks"), std::string::npos)
+        << b.info.device;
+    spillmc_test::expect_same_numbers(a, b);
+  }
 }
 
 TEST_F(Mpi, AFailingRankEndsTheJobWithNoFile) {
