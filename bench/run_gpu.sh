@@ -119,11 +119,12 @@ if ((do_build)); then
   command -v cmake >/dev/null || die "no cmake"
   log "configuring $build_dir (Release, CUDA, sm_$arch)"
   cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release -DSPILLMC_ENABLE_CUDA=ON \
-    -DCMAKE_CUDA_ARCHITECTURES="$arch" -DSPILLMC_BUILD_TESTS=OFF -DSPILLMC_BUILD_BENCH=OFF \
+    -DCMAKE_CUDA_ARCHITECTURES="$arch" -DSPILLMC_BUILD_TESTS=OFF -DSPILLMC_BUILD_BENCH=ON \
     >"$build_dir.configure.log" 2>&1 ||
     { tail -30 "$build_dir.configure.log" >&2; die "configure failed (log: $build_dir.configure.log)"; }
   log "building spillmc"
-  cmake --build "$build_dir" --target spillmc -j "$(nproc)" >"$build_dir.build.log" 2>&1 ||
+  cmake --build "$build_dir" --target spillmc bench_gpu_stages -j "$(nproc)" \
+    >"$build_dir.build.log" 2>&1 ||
     { tail -30 "$build_dir.build.log" >&2; die "build failed (log: $build_dir.build.log)"; }
 fi
 bin=$build_dir/bin/spillmc
@@ -187,11 +188,37 @@ if ((ncu_on)); then
   fi
 fi
 
+# --- where a draw's time goes: bench_gpu_stages, timed, then each stage under ncu -----
+stages_bin=$build_dir/bin/bench_gpu_stages
+stages_status="skipped: no $stages_bin"
+: >"$tmp/stages.json"
+: >"$tmp/stages_ncu.csv"
+if [[ -x $stages_bin ]]; then
+  log "timing the stages of a draw (bench_gpu_stages)"
+  if "$stages_bin" "$config" --reps "$reps" >"$tmp/stages.json" 2>"$tmp/stages.err"; then
+    stages_status="ok"
+  else
+    stages_status="failed: $(head -c 300 "$tmp/stages.err")"
+    log "bench_gpu_stages $stages_status"
+  fi
+  # Instructions per draw of each stage: its third launch (check, warm-up, timed).
+  if [[ $stages_status == ok && $ncu_status == ok ]]; then
+    for name in $("$python" -c 'import json,sys; print(" ".join(s["name"] for s in json.load(open(sys.argv[1]))["stages"]))' "$tmp/stages.json"); do
+      echo "# stage $name" >>"$tmp/stages_ncu.csv"
+      "$ncu_bin" --clock-control none -k regex:stage_kernel --launch-skip 2 --launch-count 1 \
+        --metrics smsp__inst_executed.sum,smsp__inst_issued.sum,launch__registers_per_thread \
+        --csv --page raw "$stages_bin" "$config" --only "$name" --reps 1 --draws 16777216 \
+        >>"$tmp/stages_ncu.csv" 2>>"$tmp/stages.err" || log "ncu on stage $name failed"
+    done
+  fi
+fi
+
 smi=$(nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.max.mem \
   --format=csv,noheader | head -1)
 nvcc_version=$(nvcc --version 2>/dev/null | sed -n 's/.*release \([0-9.]*\).*/\1/p' || true)
 export RG_OUT=$out RG_RUNS=$tmp/runs.txt RG_NCU=$tmp/ncu.csv RG_NCU_STATUS=$ncu_status
 export RG_SMI=$smi RG_NVCC=${nvcc_version:-unknown} RG_CONFIG=$config RG_REPS=$reps
+export RG_STAGES=$tmp/stages.json RG_STAGES_NCU=$tmp/stages_ncu.csv RG_STAGES_STATUS=$stages_status
 RG_VERSION=$("$bin" --version)
 export RG_VERSION RG_COMMAND="bench/run_gpu.sh${orig_args[*]:+ ${orig_args[*]}}"
 "$python" - <<'END_PYTHON'
@@ -225,6 +252,30 @@ if head is not None and len(rows) > head + 2:
 issue = ncu["metrics"].get("sm__inst_issued.avg.pct_of_peak_sustained_active", {}).get("value")
 ncu["issue_fraction_of_ceiling"] = issue / 100.0 if isinstance(issue, float) else None
 
+# Stages of a draw: bench_gpu_stages' JSON, with each stage's ncu counts (16777216 draws).
+stages = {"status": env["RG_STAGES_STATUS"]}
+if stages["status"] == "ok":
+    stages.update(json.load(open(env["RG_STAGES"])))
+    per_stage, name, rows = {}, None, []
+    def flush():
+        h = next((i for i, r in enumerate(rows) if "Kernel Name" in r), None)
+        if name and h is not None and len(rows) > h + 2:
+            per_stage[name] = dict(zip(rows[h], rows[h + 2]))
+    with open(env["RG_STAGES_NCU"]) as f:
+        for r in csv.reader(f):
+            if r and r[0].startswith("# stage "):
+                flush()
+                name, rows = r[0][len("# stage "):], []
+            elif r:
+                rows.append(r)
+    flush()
+    for st in stages["stages"]:
+        m = per_stage.get(st["name"])
+        if m:
+            inst = float(m["smsp__inst_executed.sum"].replace(",", ""))
+            st["ncu"] = {"instructions_per_draw": inst * 32 / 16777216,
+                         "registers": m.get("launch__registers_per_thread")}
+
 meas = {}
 for n, rs in runs.items():
     rates = [r for r, _ in rs]
@@ -249,6 +300,7 @@ result = {
     "reps": int(env["RG_REPS"]),
     "measurements": meas,
     "ncu": ncu,
+    "stages": stages,
     "targets": {"gpu_3e10": {"target": ">= 3e10 draws/s in summary mode on an H100 "
                              "(largest draw count)", "measured": best,
                              "met": None if best is None or "H100" not in smi[0]
@@ -262,6 +314,12 @@ for k, m in meas.items():
     print(f"  {k:12s} {m['median']:11.4g} draws/s")
 print(f"  ncu: {ncu['status']}" + ("" if ncu["issue_fraction_of_ceiling"] is None else
       f"; instruction issue {100 * ncu['issue_fraction_of_ceiling']:.1f} % of the ceiling"))
+for st in stages.get("stages", []):
+    ipd = st.get("ncu", {}).get("instructions_per_draw")
+    print(f"  stage {st['name']:10s} {st['median']:11.4g} draws/s  {st['ns_per_draw']:8.4g} ns/draw"
+          + ("" if ipd is None else f"  {ipd:7.0f} instructions/draw") + f"  check {st['check']}")
+if stages["status"] != "ok":
+    print(f"  stages: {stages['status']}")
 t = result["targets"]["gpu_3e10"]
 print(f"  target gpu_3e10: {dict([(True, 'met'), (False, 'NOT met'), (None, 'n/a')])[t['met']]}")
 print(f"run_gpu: wrote {env['RG_OUT']}")
