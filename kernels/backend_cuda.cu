@@ -1,6 +1,7 @@
 // CUDA backend: one CUDA block computes the partial Tally of one block of
 // kBlockDraws draws, generating, evaluating and reducing in one pass. Design,
 // determinism and error handling are described in docs/cuda.md.
+#include <cooperative_groups.h>
 #include <cuda_runtime.h>
 #include <math_constants.h>
 
@@ -31,6 +32,8 @@
 namespace spillmc {
 namespace {
 
+namespace cg = cooperative_groups;
+
 // ---------------------------------------------------------------------------
 // Kernel
 // ---------------------------------------------------------------------------
@@ -50,6 +53,10 @@ constexpr unsigned kFullMask = 0xffffffffu;
 #define SPILLMC_CUDA_MIN_BLOCKS 4
 #endif
 constexpr int kMinBlocksPerSm = SPILLMC_CUDA_MIN_BLOCKS;
+// Warp-aggregated histogram atomics: an experiment (CMake SPILLMC_CUDA_HIST_AGGREGATE).
+#ifndef SPILLMC_CUDA_HIST_AGGREGATE
+#define SPILLMC_CUDA_HIST_AGGREGATE 0
+#endif
 // Row stride of a warp's tile, in doubles. 33 rather than 32 so that lane f
 // reading row f walks across banks instead of hitting one bank 25 times.
 constexpr int kTileStride = kWarpSize + 1;
@@ -478,10 +485,20 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
           const std::uint32_t slot =
               an.hist_offset[h] +
               static_cast<std::uint32_t>(hist_slot(an.hist_axis[h], column[f * kTileStride]));
+#if SPILLMC_CUDA_HIST_AGGREGATE
+          // The lanes here that hit the same bin add their number once (fields
+          // such as q22, often 0, send a whole warp to one bin).
+          const auto same_bin = cg::labeled_partition(cg::coalesced_threads(), slot);
+          if (same_bin.thread_rank() != 0) continue;
+          const std::uint32_t add = same_bin.size();
+#else
+          const std::uint32_t add = 1;
+#endif
           if (an.hist_shared) {
-            atomicAdd(&dyn.hist[slot], 1u);
+            atomicAdd(&dyn.hist[slot], add);
           } else {
-            atomicAdd(reinterpret_cast<unsigned long long*>(hist_row + slot), 1ull);
+            atomicAdd(reinterpret_cast<unsigned long long*>(hist_row + slot),
+                      static_cast<unsigned long long>(add));
           }
         }
       }

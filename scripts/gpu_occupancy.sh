@@ -5,11 +5,14 @@
 # that every variant writes the same results as the first, then times them
 # alternately, plain summaries and default histograms. A variant "N+fmad" also
 # lets nvcc contract into fma (SPILLMC_CUDA_FMAD): what bit-identity with the
-# CPU costs; its results differ, as expected. Prints a table of medians; the
-# raw lines go to $1/occupancy.txt.
+# CPU costs; its results differ, as expected. A variant "N+agg" counts the
+# histograms with warp-aggregated atomics (SPILLMC_CUDA_HIST_AGGREGATE); its
+# results must not differ. Prints a table of medians; the raw lines go to
+# $1/occupancy.txt.
 #
 #   run(carry=[".debs"], command="BENCH_COMMIT=<sha> scripts/gpu_occupancy.sh $OUT")
 #   VARIANTS="4 5 6 8" REPS=3 DRAWS=1e10 HIST_DRAWS=2e9 scripts/gpu_occupancy.sh OUTDIR
+#   VARIANTS="4 4+agg" scripts/gpu_occupancy.sh OUTDIR
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -38,7 +41,8 @@ for v in "${variants[@]}"; do
     b=build-occ$v
     cmake -S . -B "$b" -DCMAKE_BUILD_TYPE=Release -DSPILLMC_ENABLE_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
       -DSPILLMC_ENABLE_MPI=OFF -DSPILLMC_BUILD_TESTS=OFF -DSPILLMC_BUILD_BENCH=OFF \
-      -DSPILLMC_CUDA_MIN_BLOCKS="${v%+fmad}" -DSPILLMC_CUDA_FMAD=$([[ $v == *+fmad ]] && echo ON || echo OFF) >"$tmp/build$v.log" 2>&1 &&
+      -DSPILLMC_CUDA_MIN_BLOCKS="${v%%+*}" -DSPILLMC_CUDA_FMAD=$([[ $v == *+fmad* ]] && echo ON || echo OFF) \
+      -DSPILLMC_CUDA_HIST_AGGREGATE=$([[ $v == *+agg* ]] && echo ON || echo OFF) >"$tmp/build$v.log" 2>&1 &&
       cmake --build "$b" --target spillmc -j "$jobs_each" >>"$tmp/build$v.log" 2>&1 ||
       { tail -20 "$tmp/build$v.log"; echo "gpu_occupancy: build of variant $v failed"; }
   ) &
@@ -58,7 +62,7 @@ for args in "--set histograms=false" ""; do
   for v in "${variants[@]:1}"; do
     if [[ $(results "$v" 1e8 $args) != "$ref" || -z $ref ]]; then
       echo "gpu_occupancy: variant $v differs from ${variants[0]} ($args)"
-      [[ $v == *+fmad ]] || status=1
+      [[ $v == *+fmad* ]] || status=1
     fi
   done
 done
