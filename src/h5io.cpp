@@ -1211,7 +1211,9 @@ ResultFile read_unguarded(const std::string& path);
 
 // HDF5 trusts a file's metadata: some damaged files make it crash or loop
 // rather than fail. The file is therefore read once in a child process first;
-// if that child dies, the file is refused with a message instead.
+// if that child dies, or ends in any way but a clean read (0) or a refusal (3,
+// which the parent's own read then reports), the file is refused with a message.
+// Under AddressSanitizer, HDF5's out-of-bounds reads end the child with exit 1.
 // fork() copies only this thread: no other thread may be inside HDF5 (holding
 // its lock) at this point, or the child would wait forever. The one other
 // thread that calls HDF5, a DrawFile's writer, is never alive here.
@@ -1221,6 +1223,8 @@ void probe_in_child(const std::string& path) {
   if (pid < 0) return;  // no process to spare: read unguarded
   if (pid == 0) {
     ::alarm(120);  // a loop on damaged metadata ends as SIGALRM
+    // Test hook: the child ends with this status, as a library failure would.
+    if (const char* v = std::getenv("SPILLMC_TEST_PROBE_EXIT")) ::_exit(std::atoi(v));
     int rc = 0;
     try {
       (void)read_unguarded(path);
@@ -1237,6 +1241,9 @@ void probe_in_child(const std::string& path) {
                       (WTERMSIG(st) == SIGALRM ? std::string("did not finish")
                                                : std::string("crashed the HDF5 library (") +
                                                      strsignal(WTERMSIG(st)) + ")"));
+  if (WIFEXITED(st) && WEXITSTATUS(st) != 0 && WEXITSTATUS(st) != 3)
+    throw OutputError(quoted(path) + " is corrupt: reading it failed in the HDF5 library (exit " +
+                      std::to_string(WEXITSTATUS(st)) + ")");
 }
 
 }  // namespace

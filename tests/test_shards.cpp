@@ -342,6 +342,10 @@ TEST_F(Shards, VerifyRefusesDamagedAndPatchedFiles) {
   Cmd c = sh("verify " + path("half.h5"));
   EXPECT_EQ(c.status, 3) << c.out;
   EXPECT_CONTAINS(c.out, "FAIL: " + path("half.h5"));
+  // A reading child that ends with an unexpected status (as HDF5 under a sanitizer does): refused.
+  c = sh("verify " + good, "SPILLMC_TEST_PROBE_EXIT=7");
+  EXPECT_EQ(c.status, 3) << c.out;
+  EXPECT_CONTAINS(c.out, "is corrupt: reading it failed in the HDF5 library (exit 7)");
   // Bytes flipped at many places (densely in the metadata at the start, where
   // HDF5 itself can crash): always refused, never a crash.
   std::vector<std::uintmax_t> offsets;
