@@ -641,26 +641,34 @@ std::string attr_what(const char* name, const std::string& obj) {
                     : std::string("attribute '") + name + "' of '" + obj + "'";
 }
 
-Handle open_attr(hid_t loc, const std::string& obj, const char* name, const std::string& what) {
-  return Handle(h5(what,
-                   [&] {
-                     return obj == "."
-                                ? H5Aopen(loc, name, H5P_DEFAULT)
-                                : H5Aopen_by_name(loc, obj.c_str(), name, H5P_DEFAULT, H5P_DEFAULT);
-                   }),
-                H5Aclose);
+// An attribute opened for reading, with its type and dataspace; `what` names it in messages.
+struct Attr {
+  std::string what;
+  Handle a, t, s;
+  herr_t read(hid_t mem_type, void* buf) const { return H5Aread(a.get(), mem_type, buf); }
+};
+
+Attr open_attr(hid_t loc, const std::string& obj, const char* name) {
+  Attr r{attr_what(name, obj), {}, {}, {}};
+  r.a = Handle(h5(r.what,
+                  [&] {
+                    return obj == "."
+                               ? H5Aopen(loc, name, H5P_DEFAULT)
+                               : H5Aopen_by_name(loc, obj.c_str(), name, H5P_DEFAULT, H5P_DEFAULT);
+                  }),
+               H5Aclose);
+  r.t = Handle(h5(r.what, [&] { return H5Aget_type(r.a.get()); }), H5Tclose);
+  r.s = Handle(h5(r.what, [&] { return H5Aget_space(r.a.get()); }), H5Sclose);
+  return r;
 }
 
 // Reads a numeric scalar attribute into `out` (converted by HDF5 to mem_type).
 void read_attr_number(hid_t loc, const char* name, H5T_class_t cls, hid_t mem_type, void* out,
                       const std::string& obj = ".") {
-  const std::string what = attr_what(name, obj);
-  const Handle a = open_attr(loc, obj, name, what);
-  const Handle t(h5(what, [&] { return H5Aget_type(a.get()); }), H5Tclose);
-  const Handle s(h5(what, [&] { return H5Aget_space(a.get()); }), H5Sclose);
-  require_class(t.get(), cls, what);
-  require_scalar(s.get(), what);
-  h5(what, [&] { return H5Aread(a.get(), mem_type, out); });
+  const Attr x = open_attr(loc, obj, name);
+  require_class(x.t.get(), cls, x.what);
+  require_scalar(x.s.get(), x.what);
+  h5(x.what, [&] { return x.read(mem_type, out); });
 }
 
 std::uint64_t read_attr_u64(hid_t loc, const char* name, const std::string& obj = ".") {
@@ -677,17 +685,14 @@ double read_attr_f64(hid_t loc, const char* name, const std::string& obj = ".") 
 
 // The values of a float attribute of shape [n].
 std::vector<double> read_attr_f64s(hid_t loc, const char* name, const std::string& obj, hsize_t n) {
-  const std::string what = attr_what(name, obj);
-  const Handle a = open_attr(loc, obj, name, what);
-  const Handle t(h5(what, [&] { return H5Aget_type(a.get()); }), H5Tclose);
-  const Handle s(h5(what, [&] { return H5Aget_space(a.get()); }), H5Sclose);
-  require_class(t.get(), H5T_FLOAT, what);
+  const Attr x = open_attr(loc, obj, name);
+  require_class(x.t.get(), H5T_FLOAT, x.what);
   hsize_t dims[1] = {0};
-  if (H5Sget_simple_extent_ndims(s.get()) != 1 ||
-      H5Sget_simple_extent_dims(s.get(), dims, nullptr) != 1 || dims[0] != n)
-    throw Failure{0, what, "not " + std::to_string(n) + " values"};
+  if (H5Sget_simple_extent_ndims(x.s.get()) != 1 ||
+      H5Sget_simple_extent_dims(x.s.get(), dims, nullptr) != 1 || dims[0] != n)
+    throw Failure{0, x.what, "not " + std::to_string(n) + " values"};
   std::vector<double> v(static_cast<std::size_t>(n));
-  h5(what, [&] { return H5Aread(a.get(), H5T_NATIVE_DOUBLE, v.data()); });
+  h5(x.what, [&] { return x.read(H5T_NATIVE_DOUBLE, v.data()); });
   return v;
 }
 
@@ -730,26 +735,20 @@ std::vector<std::string> read_strings(hid_t t, hid_t s, const std::string& what,
 
 // Scalar string attribute.
 std::string read_attr_string(hid_t loc, const char* name, const std::string& obj = ".") {
-  const std::string what = attr_what(name, obj);
-  const Handle a = open_attr(loc, obj, name, what);
-  const Handle t(h5(what, [&] { return H5Aget_type(a.get()); }), H5Tclose);
-  const Handle s(h5(what, [&] { return H5Aget_space(a.get()); }), H5Sclose);
-  require_class(t.get(), H5T_STRING, what);
-  require_scalar(s.get(), what);
-  return read_strings(t.get(), s.get(), what,
-                      [&](hid_t mem, void* buf) { return H5Aread(a.get(), mem, buf); })
+  const Attr x = open_attr(loc, obj, name);
+  require_class(x.t.get(), H5T_STRING, x.what);
+  require_scalar(x.s.get(), x.what);
+  return read_strings(x.t.get(), x.s.get(), x.what,
+                      [&](hid_t mem, void* buf) { return x.read(mem, buf); })
       .front();
 }
 
 // String attribute of shape [n] (root path_names).
 std::vector<std::string> read_attr_strings(hid_t loc, const char* name, const std::string& obj) {
-  const std::string what = attr_what(name, obj);
-  const Handle a = open_attr(loc, obj, name, what);
-  const Handle t(h5(what, [&] { return H5Aget_type(a.get()); }), H5Tclose);
-  const Handle s(h5(what, [&] { return H5Aget_space(a.get()); }), H5Sclose);
-  if (H5Sget_simple_extent_ndims(s.get()) != 1) throw Failure{0, what, "not of rank 1"};
-  return read_strings(t.get(), s.get(), what,
-                      [&](hid_t mem, void* buf) { return H5Aread(a.get(), mem, buf); });
+  const Attr x = open_attr(loc, obj, name);
+  if (H5Sget_simple_extent_ndims(x.s.get()) != 1) throw Failure{0, x.what, "not of rank 1"};
+  return read_strings(x.t.get(), x.s.get(), x.what,
+                      [&](hid_t mem, void* buf) { return x.read(mem, buf); });
 }
 
 // String dataset of shape [n] (/sensitivity/parameters).
