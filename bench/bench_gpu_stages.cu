@@ -35,10 +35,7 @@
 namespace spillmc {
 namespace {
 
-constexpr int kThreads = 128;  // as the tally kernel
-#ifndef SPILLMC_CUDA_MIN_BLOCKS
-#define SPILLMC_CUDA_MIN_BLOCKS 4
-#endif
+constexpr int kThreads = 128;  // as the tally kernel; SPILLMC_CUDA_MIN_BLOCKS comes from CMake
 
 enum class Stage : int { philox, slot, sample, evaluate, quantile, central, tail, beta_order };
 
