@@ -5,10 +5,12 @@
 // and, single-threaded, the pieces of one draw to see where the time goes:
 //   rng                    the Philox4x32-10 calls and uniform conversion of sample_params
 //   sample_params          rng + the inverse CDFs (distributions.hpp)
+//   beta/alpha:A/beta:B/gamma:M   beta's sampler alone: order statistic (M = 0) or gamma ratio
 //   evaluate_model         check_params + evaluate_model + outputs_finite on pre-sampled params
 //   evaluate_draw          sample_params + the model (what one draw costs before tallying)
 //   accumulate_block       one block of kBlockDraws draws, tallied (evaluate_draw + tally_draw)
 //   accumulate_block_batched/isa:N   the same block on the batched SIMD path, per variant
+// theta_beta/...: the batched block with theta ~ Beta(A, B) by order statistic or gamma ratio;
 // and the batched and scalar blocks of configs/correlated.yaml (Gaussian copula), also
 // with its correlation removed (correlated_off): what the copula costs.
 //
@@ -22,6 +24,7 @@
 #include <cstdio>
 #include <exception>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "spillmc/backend.hpp"
@@ -52,6 +55,16 @@ const DrawSpec& correlated_spec(bool copula) {
     return s;
   }();
   return copula ? spec : off;
+}
+
+// The baseline with theta ~ Beta(alpha, beta), by the order statistic or, with
+// `gamma`, by the gamma ratio (alpha + 1e-12 is not an integer; the law differs
+// by 1e-12): what the 0.1.0 sampler cost, next to the one integer shapes take.
+DrawSpec baseline_theta_beta(double alpha, double beta, bool gamma) {
+  DrawSpec s = baseline_spec();
+  s.dist[spillmc::S_A2p].p0 = gamma ? alpha + 1e-12 : alpha;
+  s.dist[spillmc::S_A2p].p1 = beta;
+  return s;
 }
 
 constexpr std::uint64_t kRunDraws = std::uint64_t{1} << 22;  // per iteration of run_blocks
@@ -138,6 +151,30 @@ void BM_sample_slot(benchmark::State& state) {
   }
   set_rate(state, draws);
   state.SetLabel(spillmc::to_string(dist.kind));
+}
+
+// Beta's two samplers on the same draws, per (alpha, beta): the order
+// statistic (method 0, integer shapes) and the gamma ratio (method 1). Where
+// the first stops paying is what kBetaOrderMaxUniforms (distributions.hpp)
+// is set from. Both include the primary Philox call of their uniform.
+void BM_beta(benchmark::State& state) {
+  const spillmc::Dist d{spillmc::DistKind::beta, static_cast<double>(state.range(0)),
+                        static_cast<double>(state.range(1)), 0, 1};
+  const bool order = state.range(2) == 0;
+  std::uint64_t draws = 0;
+  for (auto _ : state) {
+    double acc = 0.0;
+    for (std::uint64_t i = draws; i < draws + kBatch; ++i) {
+      const spillmc::DrawRng rng{42, i, 0};
+      double u, unused;
+      rng.uniform2(spillmc::primary_slot(0), u, unused);
+      acc += order ? spillmc::beta_order_statistic(d, u, rng, 5)
+                   : spillmc::beta_gamma_ratio(d, rng, 5);
+    }
+    benchmark::DoNotOptimize(acc);
+    draws += kBatch;
+  }
+  set_rate(state, draws);
 }
 
 void BM_evaluate_model(benchmark::State& state) {
@@ -233,6 +270,10 @@ int main(int argc, char** argv) {
   benchmark::RegisterBenchmark("sample_slot", BM_sample_slot)
       ->ArgName("slot")
       ->DenseRange(0, spillmc::kNumSlots - 1);
+  auto* beta = benchmark::RegisterBenchmark("beta", BM_beta)->ArgNames({"alpha", "beta", "gamma"});
+  for (const auto& shapes :
+       std::vector<std::pair<int, int>>{{2, 2}, {1, 4}, {3, 5}, {4, 8}, {2, 14}, {8, 8}})
+    for (int method : {0, 1}) beta->Args({shapes.first, shapes.second, method});
   benchmark::RegisterBenchmark("evaluate_model", BM_evaluate_model);
   benchmark::RegisterBenchmark("evaluate_draw", BM_evaluate_draw);
   benchmark::RegisterBenchmark("accumulate_block", BM_accumulate_block, baseline_spec())
@@ -242,6 +283,17 @@ int main(int argc, char** argv) {
       ->ArgName("isa")
       ->DenseRange(0, 3)
       ->Unit(benchmark::kMillisecond);
+  for (const auto& shapes : std::vector<std::pair<int, int>>{{2, 2}, {3, 5}, {8, 8}})
+    for (const bool gamma : {false, true}) {
+      const std::string name = "theta_beta/alpha:" + std::to_string(shapes.first) +
+                               "/beta:" + std::to_string(shapes.second) +
+                               (gamma ? "/gamma" : "/order") + "/accumulate_block_batched";
+      benchmark::RegisterBenchmark(name.c_str(), BM_accumulate_block_batched,
+                                   baseline_theta_beta(shapes.first, shapes.second, gamma))
+          ->ArgName("isa")
+          ->Arg(0)
+          ->Unit(benchmark::kMillisecond);
+    }
   benchmark::RegisterBenchmark("correlated/accumulate_block", BM_accumulate_block,
                                correlated_spec(true))
       ->Unit(benchmark::kMillisecond);

@@ -37,7 +37,7 @@ namespace {
 
 constexpr int kThreads = 128;  // as the tally kernel; SPILLMC_CUDA_MIN_BLOCKS comes from CMake
 
-enum class Stage : int { philox, slot, sample, evaluate, quantile, central, tail, beta_order };
+enum class Stage : int { philox, slot, sample, evaluate, quantile, central, tail, beta_gamma };
 
 struct StageInfo {
   Stage stage;
@@ -54,69 +54,10 @@ constexpr StageInfo kStages[] = {
     {Stage::quantile, "quantile", "normal_quantile of both uniforms of one Philox call"},
     {Stage::central, "central", "only AS241's central branch, for both uniforms"},
     {Stage::tail, "tail", "only AS241's tail branch (log, sqrt), for both uniforms"},
-    {Stage::beta_order, "beta_order",
-     "what-if, not SpillMC's sampler: the slot's beta (integer shapes) as the alpha-th smallest "
-     "of alpha+beta-1 uniforms, the first the slot's primary one (compare with slot:K)"},
+    {Stage::beta_gamma, "beta_gamma",
+     "the slot's beta by the gamma ratio (two Marsaglia-Tsang variates), which SpillMC uses for "
+     "non-integer shapes and used for all shapes before 0.2.0 (compare with slot:K)"},
 };
-
-// The largest alpha + beta - 1 the what-if stage takes.
-constexpr int kMaxOrder = 7;
-
-// True when slot s of spec is a beta the what-if order-statistic sampler can draw.
-bool order_statistic_beta(const Dist& d) {
-  return d.kind == DistKind::beta && d.p0 >= 1 && d.p1 >= 1 && d.p0 == std::floor(d.p0) &&
-         d.p1 == std::floor(d.p1) && d.p0 + d.p1 - 1 <= kMaxOrder;
-}
-
-// The k-th smallest (1-based) of u[0..N): u[j] such that exactly k - 1 others lie
-// below it (ties have probability 2^-52). Unrolled, so u stays in registers.
-template <int N>
-SPILLMC_HD_INLINE double kth_smallest(const double (&u)[N], int k) {
-  double pick = 0.0;
-#pragma unroll
-  for (int j = 0; j < N; ++j) {
-    int below = 0;
-#pragma unroll
-    for (int i = 0; i < N; ++i) below += u[i] < u[j] ? 1 : 0;
-    pick = below == k - 1 ? u[j] : pick;
-  }
-  return pick;
-}
-
-template <int N>
-SPILLMC_HD_INLINE double beta_by_order(const Dist& d, const DrawRng& rng, std::uint32_t param,
-                                       double primary) {
-  double u[N];
-  u[0] = primary;
-#pragma unroll
-  for (int k = 1; k < N; k += 2) {
-    double a = 0.0, b = 0.0;
-    rng.uniform2(extra_slot(param, 0, static_cast<std::uint32_t>(k / 2)), a, b);
-    u[k] = a;
-    if (k + 1 < N) u[k + 1] = b;
-  }
-  return d.p2 + (d.p3 - d.p2) * kth_smallest(u, static_cast<int>(d.p0));
-}
-
-SPILLMC_HD_INLINE double beta_order_statistic(const Dist& d, const DrawRng& rng,
-                                              std::uint32_t param, double primary) {
-  switch (static_cast<int>(d.p0 + d.p1) - 1) {
-    case 1:
-      return beta_by_order<1>(d, rng, param, primary);
-    case 2:
-      return beta_by_order<2>(d, rng, param, primary);
-    case 3:
-      return beta_by_order<3>(d, rng, param, primary);
-    case 4:
-      return beta_by_order<4>(d, rng, param, primary);
-    case 5:
-      return beta_by_order<5>(d, rng, param, primary);
-    case 6:
-      return beta_by_order<6>(d, rng, param, primary);
-    default:
-      return beta_by_order<kMaxOrder>(d, rng, param, primary);
-  }
-}
 
 __constant__ DrawSpec c_spec;
 
@@ -155,10 +96,10 @@ SPILLMC_HD_INLINE double stage_value(Stage stage, const DrawSpec& spec, std::uin
     case Stage::tail:
       rng.uniform2(primary_slot(0), u0, u1);
       return as241_tail(std::sqrt(-std::log(u0))) + as241_tail(std::sqrt(-std::log(u1)));
-    case Stage::beta_order:
+    case Stage::beta_gamma:
       rng.uniform2(primary_slot(static_cast<std::uint32_t>(slot / 2)), u0, u1);
-      return beta_order_statistic(spec.dist[slot], rng, static_cast<std::uint32_t>(slot),
-                                  slot % 2 ? u1 : u0);
+      // The primary call enters the sum so that, as in slot:K, it is not dead code.
+      return u0 + u1 + beta_gamma_ratio(spec.dist[slot], rng, static_cast<std::uint32_t>(slot));
   }
   return NAN;
 }
@@ -192,8 +133,8 @@ Kernel kernel_of(Stage s) {
       return stage_kernel<Stage::central>;
     case Stage::tail:
       return stage_kernel<Stage::tail>;
-    case Stage::beta_order:
-      return stage_kernel<Stage::beta_order>;
+    case Stage::beta_gamma:
+      return stage_kernel<Stage::beta_gamma>;
   }
   return nullptr;
 }
@@ -270,10 +211,10 @@ int run(int argc, char** argv) {
   int failures = 0;
   bool first = true;
   for (const StageInfo& st : kStages) {
-    const bool per_slot = st.stage == Stage::slot || st.stage == Stage::beta_order;
+    const bool per_slot = st.stage == Stage::slot || st.stage == Stage::beta_gamma;
     for (int slot = 0; slot < (per_slot ? kNumSlots : 1); ++slot) {
       if (st.stage == Stage::slot && spec.dist[slot].kind == DistKind::fixed) continue;
-      if (st.stage == Stage::beta_order && !order_statistic_beta(spec.dist[slot])) continue;
+      if (st.stage == Stage::beta_gamma && spec.dist[slot].kind != DistKind::beta) continue;
       const std::string label =
           per_slot ? std::string(st.name) + ":" + std::to_string(slot) : st.name;
       if (!only.empty() && only != label) continue;

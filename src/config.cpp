@@ -1306,9 +1306,9 @@ void Reader::check_correlation(Config& cfg) {
     if (d.kind == DistKind::beta) {
       fail_at(el.path, el.mark, label,
               fmt::format("'{}' has a beta distribution, which correlation does not support: "
-                          "beta is sampled by rejection (two gamma variates), not by inverting "
-                          "its CDF. Correlated parameters take uniform, normal, truncnormal, "
-                          "lognormal or triangular",
+                          "beta is sampled from several uniforms (order statistics or gamma "
+                          "variates), not by inverting its CDF. Correlated parameters take "
+                          "uniform, normal, truncnormal, lognormal or triangular",
                           name));
     }
     for (const auto& axis : cfg.sweep.axes) {

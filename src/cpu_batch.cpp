@@ -27,6 +27,7 @@ using i64 = std::int64_t;
 constexpr int W = 16;
 
 #define SPILLMC_AI inline __attribute__((always_inline))
+#define SPILLMC_AI_LAMBDA __attribute__((always_inline))
 #define SPILLMC_LANES _Pragma("omp simd")
 
 constexpr u64 kLow32 = 0xffffffffull;
@@ -158,6 +159,39 @@ SPILLMC_AI void gamma_lanes(double shape, const DrawSpec& spec, u64 first, u32 p
     }
 }
 
+// beta_order_statistic over lanes: the same uniforms through the same
+// compare-exchanges (keep_smallest, with lanes innermost so that they
+// vectorize), so each lane gets the scalar sampler's value.
+SPILLMC_AI void beta_order_lanes(const Dist& dist, const double u[W], const DrawSpec& spec,
+                                 u64 first, u32 param, double x[W]) {
+  const BetaOrderPlan plan = BetaOrderPlan::of(dist);
+  with_beta_order_k(dist, [&](auto k) SPILLMC_AI_LAMBDA {
+    constexpr int K = decltype(k)::value;
+    double s[K][W];
+    for (int m = 0; m < K; ++m)
+      for (int j = 0; j < W; ++j) s[m][j] = 2.0;
+    const auto insert = [&](const double v[W]) SPILLMC_AI_LAMBDA {
+      double in[W];
+      SPILLMC_LANES
+      for (int j = 0; j < W; ++j) in[j] = plan.sign * v[j];
+      for (int m = 0; m < K; ++m) {
+        SPILLMC_LANES
+        for (int j = 0; j < W; ++j) keep_lower(s[m][j], in[j]);
+      }
+    };
+    insert(u);
+    for (int i = 1; i < plan.n; i += 2) {
+      double u0[W], u1[W];
+      uniform2_lanes(spec, first, BetaOrderPlan::slot(param, i), u0, u1);
+      insert(u0);
+      if (i + 1 < plan.n) insert(u1);
+    }
+    SPILLMC_LANES
+    for (int j = 0; j < W; ++j) x[j] = plan.sign * s[K - 1][j];
+    return 0.0;
+  });
+}
+
 // sample() over lanes; the distribution's kind is decided once per step.
 SPILLMC_AI void sample_lanes(const Dist& dist, const double u[W], const DrawSpec& spec, u64 first,
                              u32 param, double x[W]) {
@@ -221,12 +255,19 @@ SPILLMC_AI void sample_lanes(const Dist& dist, const double u[W], const DrawSpec
       return;
     }
     case DistKind::beta: {
-      double g0[W], g1[W];
-      gamma_lanes(dist.p0, spec, first, param, 0, g0);
-      gamma_lanes(dist.p1, spec, first, param, 1, g1);
+      double r[W];
+      if (beta_by_order_statistic(dist)) {
+        beta_order_lanes(dist, u, spec, first, param, r);
+      } else {
+        double g0[W], g1[W];
+        gamma_lanes(dist.p0, spec, first, param, 0, g0);
+        gamma_lanes(dist.p1, spec, first, param, 1, g1);
+        SPILLMC_LANES
+        for (int j = 0; j < W; ++j) r[j] = g0[j] / (g0[j] + g1[j]);
+      }
       const double lo = dist.p2, width = dist.p3 - dist.p2;
       SPILLMC_LANES
-      for (int j = 0; j < W; ++j) x[j] = lo + width * (g0[j] / (g0[j] + g1[j]));
+      for (int j = 0; j < W; ++j) x[j] = lo + width * r[j];
       return;
     }
   }

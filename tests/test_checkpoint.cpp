@@ -148,18 +148,18 @@ TEST_F(Checkpoint, RepeatedStopsWithEachSignalThenResumeIsBitIdentical) {
   expect_same_numbers(read_result(out()), ref);
 }
 
-// A sweep of two cells of 20M draws (one segment each, about 3 s in all):
+// A sweep of two cells of 50M draws (one segment each, about 2.5 s in all):
 // stopped repeatedly (the checkpoints land in either cell), then resumed. The
 // grid and the totals are the uninterrupted run's, bit for bit.
 TEST_F(Checkpoint, SweepStoppedRepeatedlyThenResumedIsBitIdentical) {
   std::ofstream(cfg_) << kCheap << "output:\n  path: " << out()
                       << "\ncheckpoint: {every: 0.2}\n"
-                         "sweep:\n  draws_per_cell: 20000000\n"
+                         "sweep:\n  draws_per_cell: 50000000\n"
                          "  axes:\n    - {param: c, values: [1.5, 2.5]}\n";
   const ResultFile ref = reference();
   ASSERT_EQ(ref.sweep.valid.size(), 2u);
   ASSERT_EQ(ref.state.segments.size(), 2u);
-  const std::uint64_t blocks = 2 * block_count(20000000);
+  const std::uint64_t blocks = 2 * block_count(50000000);
   const int sigs[] = {SIGTERM, SIGUSR1, SIGTERM, SIGINT, SIGTERM};
   std::uint64_t last = 0;
   bool finished = false;

@@ -467,7 +467,7 @@ TEST(CopulaConfig, BadNamesAreNamed) {
                   "parameters can be correlated");
   EXPECT_CONTAINS(error_of(names("[theta, a]")),
                   "correlation.matrix.names[0]: 'theta' has a beta distribution, which correlation "
-                  "does not support: beta is sampled by rejection");
+                  "does not support: beta is sampled from several uniforms");
   EXPECT_CONTAINS(error_of(names("[a, A2]")),
                   "correlation.matrix.names[1]: 'A2' is not a parameter of this config, which "
                   "gives 'A2_gap' instead");

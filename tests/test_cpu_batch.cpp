@@ -181,6 +181,23 @@ DrawSpec spec_copula_fixed() {
   return s;
 }
 
+// Betas by order statistics (distributions.hpp): K = min(alpha, beta) from 1
+// to 8, from both ends (alpha > beta keeps the largest), with odd and even
+// numbers of extra uniforms; one just past the limit takes the gamma ratio.
+DrawSpec spec_integer_betas() {
+  DrawSpec s;
+  s.seed = 77;
+  s.dist[S_a] = dist(DistKind::beta, 2, 2, 8, 12);
+  s.dist[S_b] = dist(DistKind::beta, 7, 3, 0.5, 1.5);
+  s.dist[S_c] = dist(DistKind::beta, 8, 8, 1, 3);
+  s.dist[S_A1] = dist(DistKind::beta, 1, 15, 0, 2);
+  s.dist[S_A2] = dist(DistKind::beta, 9, 8, 0, 4);
+  s.dist[S_A2p] = dist(DistKind::beta, 5, 1, 0, 1);
+  s.a2_is_gap = true;
+  s.a2p_is_theta = true;
+  return s;
+}
+
 struct Named {
   const char* name;
   DrawSpec spec;
@@ -195,7 +212,8 @@ std::vector<Named> all_specs() {
           {"correlated", correlated_spec()},
           {"copula_marginals", spec_copula_marginals()},
           {"copula_tails", spec_copula_tails()},
-          {"copula_fixed", spec_copula_fixed()}};
+          {"copula_fixed", spec_copula_fixed()},
+          {"integer_betas", spec_integer_betas()}};
 }
 
 bool same(double a, double b) {
@@ -351,7 +369,7 @@ TEST(CpuBatch, SpecsReachTheCasesTheyAreFor) {
       ++counts[k][static_cast<std::size_t>(evaluate_draw(specs[k].spec, i, o) + 1)];
     }
     EXPECT_GT(counts[k][0], 1000u) << specs[k].name;
-    EXPECT_EQ(specs[k].spec.copula, k >= 5) << specs[k].name;
+    EXPECT_EQ(specs[k].spec.copula, k >= 5 && k <= 8) << specs[k].name;
   }
   EXPECT_GT(counts[1][1 + I_b_nonpositive], 100u);        // wide
   EXPECT_GT(counts[3][1 + I_nonfinite_parameter], 100u);  // paper_overflow

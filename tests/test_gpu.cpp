@@ -130,6 +130,12 @@ std::vector<Case> cases() {
   relative.stream = 4;
   v.push_back({"gap_theta", relative, false});
   v.push_back({"invalid_nonfinite", invalid_nonfinite(), false});
+  // Betas by order statistics, K = min(alpha, beta) from 1 to 8, kept from both
+  // ends: comparisons, + and *, so every value is exact on both backends.
+  v.push_back({"integer_betas",
+               make_spec(beta(2, 2, 8, 12), uniform(0.5, 2), beta(7, 3, 1, 3), beta(1, 15, 0, 2),
+                         beta(8, 8, 1, 4), beta(5, 1, 0.5, 3), 17),
+               true});
   return v;
 }
 

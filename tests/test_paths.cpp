@@ -232,7 +232,7 @@ TEST(PathSampling, SlotsNeverCollide) {
   std::set<std::uint32_t> params;
   for (std::uint32_t pair = 0; pair < 3; ++pair) params.insert(primary_slot(pair));
   for (std::uint32_t id = 0; id < 16; ++id) {
-    for (std::uint32_t sub = 0; sub < 2; ++sub) {
+    for (std::uint32_t sub = 0; sub < 3; ++sub) {  // 0, 1: gamma variates; 2: order statistic
       for (std::uint32_t iter : {0u, 1u, 0xfffeu, 0xffffu})
         params.insert(extra_slot(id, sub, iter));
     }
@@ -242,7 +242,7 @@ TEST(PathSampling, SlotsNeverCollide) {
   for (int p = 0; p < kMaxPaths; ++p) {
     for (int call = 0; call < 2; ++call) paths.insert(path_slot(p, call)), ++expected;
     for (int v = 0; v < kNumPathValues; ++v) {
-      for (std::uint32_t sub = 0; sub < 2; ++sub) {
+      for (std::uint32_t sub = 0; sub < 3; ++sub) {
         for (std::uint32_t iter : {0u, 1u, 0xfffeu, 0xffffu}) {
           const std::uint32_t slot = extra_slot(path_param_id(p, v), sub, iter);
           EXPECT_EQ(slot & 0x03000000u, 0x03000000u);  // bits 24 and 25

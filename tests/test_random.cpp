@@ -3,8 +3,10 @@
 // first two moments and bounds against closed forms.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 #include "spillmc/distributions.hpp"
@@ -177,13 +179,114 @@ TEST(Distributions, BetaMoments) {
   struct Case {
     double a, b, lo, hi;
   };
-  for (const Case c :
-       {Case{2, 2, 0, 1}, Case{0.5, 0.5, 0, 1}, Case{5, 1.5, -1, 3}, Case{0.3, 4, 0, 1}}) {
+  // Integer shapes up to 15 uniforms by order statistics, the rest (and (9, 8),
+  // one past that limit) by the gamma ratio.
+  for (const Case c : {Case{2, 2, 0, 1}, Case{1, 1, 0, 1}, Case{1, 4, 0, 1}, Case{3, 2, -1, 3},
+                       Case{8, 7, 0, 1}, Case{8, 8, 2, 5}, Case{15, 1, 0, 1}, Case{9, 8, 0, 1},
+                       Case{0.5, 0.5, 0, 1}, Case{5, 1.5, -1, 3}, Case{0.3, 4, 0, 1}}) {
     const double s = c.a + c.b;
     const double w = c.hi - c.lo;
     const double mean = c.lo + w * c.a / s;
     const double var = w * w * c.a * c.b / (s * s * (s + 1));
     expect_moments({DistKind::beta, c.a, c.b, c.lo, c.hi}, mean, var, c.lo, c.hi, "beta");
+  }
+}
+
+namespace {
+
+// P(X <= x) for X ~ Beta(a, b) with integer shapes: the a-th smallest of
+// n = a + b - 1 uniforms is <= x when at least a of them are, a binomial tail.
+double beta_cdf_integer(int a, int b, double x) {
+  const int n = a + b - 1;
+  double p = 0.0, choose = 1.0;  // C(n, j), built up from j = 0
+  for (int j = 0; j <= n; ++j) {
+    if (j > 0) choose = choose * (n - j + 1) / j;
+    if (j >= a) p += choose * std::pow(x, j) * std::pow(1.0 - x, n - j);
+  }
+  return p;
+}
+
+// Kolmogorov-Smirnov distance between the sorted sample x and the CDF.
+template <class Cdf>
+double ks_distance(std::vector<double> x, Cdf cdf) {
+  std::sort(x.begin(), x.end());
+  const double n = static_cast<double>(x.size());
+  double d = 0.0;
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    const double f = cdf(x[i]);
+    d = std::max({d, f - static_cast<double>(i) / n, static_cast<double>(i + 1) / n - f});
+  }
+  return d;
+}
+
+}  // namespace
+
+// Both beta samplers against the exact CDF for integer shapes: the order
+// statistic (what sample() uses for them) and the gamma ratio (what it uses
+// for other shapes), so the two agree in law where both apply.
+TEST(Distributions, BetaIntegerShapesFollowTheExactCdf) {
+  const int n = 100000;
+  // 1.95 / sqrt(n) is the KS test's critical value at significance 0.001.
+  const double critical = 1.95 / std::sqrt(static_cast<double>(n));
+  for (const auto& shapes : {std::pair{2, 2}, std::pair{1, 3}, std::pair{5, 2}, std::pair{8, 8},
+                             std::pair{3, 12}, std::pair{14, 2}}) {
+    const int a = shapes.first, b = shapes.second;
+    SCOPED_TRACE(::testing::Message() << "Beta(" << a << ", " << b << ")");
+    const Dist d{DistKind::beta, static_cast<double>(a), static_cast<double>(b), 0, 1};
+    ASSERT_TRUE(beta_by_order_statistic(d));
+    std::vector<double> order(n), ratio(n);
+    for (int i = 0; i < n; ++i) {
+      const DrawRng rng{99, static_cast<std::uint64_t>(i), 0};
+      double u0, u1;
+      rng.uniform2(primary_slot(0), u0, u1);
+      order[static_cast<std::size_t>(i)] = sample(d, u0, rng, 3);
+      ratio[static_cast<std::size_t>(i)] = beta_gamma_ratio(d, rng, 3);
+    }
+    const auto cdf = [&](double x) { return beta_cdf_integer(a, b, x); };
+    EXPECT_LT(ks_distance(order, cdf), critical) << "order statistic";
+    EXPECT_LT(ks_distance(ratio, cdf), critical) << "gamma ratio";
+  }
+}
+
+// Which shapes take the order statistic: positive integers with
+// alpha + beta - 1 <= kBetaOrderMaxUniforms, and no others.
+TEST(Distributions, BetaOrderStatisticOnlyForSmallIntegerShapes) {
+  const auto order = [](double a, double b) {
+    return beta_by_order_statistic({DistKind::beta, a, b, 0, 1});
+  };
+  EXPECT_TRUE(order(1, 1));
+  EXPECT_TRUE(order(2, 2));
+  EXPECT_TRUE(order(8, 8));
+  EXPECT_TRUE(order(1, 15));
+  EXPECT_FALSE(order(8, 9));
+  EXPECT_FALSE(order(1, 16));
+  EXPECT_FALSE(order(2.5, 2));
+  EXPECT_FALSE(order(2, 0.5));
+  EXPECT_FALSE(order(0.5, 0.5));
+}
+
+// The order statistic is exactly the alpha-th smallest of its uniforms: the
+// primary one and those of its extra slots, taken here one by one and sorted.
+TEST(Distributions, BetaOrderStatisticIsTheAlphaThSmallestOfItsUniforms) {
+  for (const auto& shapes : {std::pair{1, 1}, std::pair{2, 2}, std::pair{7, 3}, std::pair{1, 15},
+                             std::pair{15, 1}, std::pair{8, 8}, std::pair{4, 9}}) {
+    const int a = shapes.first, b = shapes.second, n = a + b - 1;
+    const Dist d{DistKind::beta, static_cast<double>(a), static_cast<double>(b), 0, 1};
+    for (std::uint64_t i = 0; i < 200; ++i) {
+      const DrawRng rng{5, i, 2};
+      double u0, unused;
+      rng.uniform2(primary_slot(1), unused, u0);
+      std::vector<double> u{u0};
+      for (int k = 0; static_cast<int>(u.size()) < n; ++k) {
+        double x, y;
+        rng.uniform2(extra_slot(4, 2, static_cast<std::uint32_t>(k)), x, y);
+        u.push_back(x);
+        if (static_cast<int>(u.size()) < n) u.push_back(y);
+      }
+      std::sort(u.begin(), u.end());
+      ASSERT_EQ(sample(d, u0, rng, 4), u[static_cast<std::size_t>(a - 1)])
+          << "Beta(" << a << ", " << b << ") draw " << i;
+    }
   }
 }
 

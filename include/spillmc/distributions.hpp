@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
 
 #include "spillmc/hd.hpp"
 #include "spillmc/rng.hpp"
@@ -170,6 +171,104 @@ SPILLMC_HD_INLINE double gamma_variate(double shape, const DrawRng& rng, std::ui
   return x;
 }
 
+// Beta with integer shapes by order statistics: the alpha-th smallest of
+// n = alpha + beta - 1 independent uniforms is Beta(alpha, beta) exactly. It
+// needs only comparisons (so host and device agree bit for bit) and no gamma
+// variates, whose normal quantiles and rejection loops cost more (bench_cpu's
+// beta/... and theta_beta/...). Integer shapes up to this many uniforms take
+// it; other shapes take the gamma ratio.
+constexpr int kBetaOrderMaxUniforms = 15;
+
+SPILLMC_HD_INLINE bool beta_by_order_statistic(const Dist& d) {
+  return d.p0 >= 1.0 && d.p1 >= 1.0 && d.p0 == std::floor(d.p0) && d.p1 == std::floor(d.p1) &&
+         d.p0 + d.p1 - 1.0 <= kBetaOrderMaxUniforms;
+}
+
+// One compare-exchange: s keeps the smaller of (s, v), v goes on with the
+// larger. A min and a max rather than a swap: each compiles to one select
+// (minsd/maxsd on x86, where a swap on one comparison became a branch).
+SPILLMC_HD_INLINE void keep_lower(double& s, double& v) {
+  const double lo = v < s ? v : s;
+  const double hi = s < v ? v : s;
+  s = lo;
+  v = hi;
+}
+
+// Inserts v into s, the K smallest values seen so far in ascending order.
+// Unrolled, so that s stays in registers on the device.
+template <int K>
+SPILLMC_HD_INLINE void keep_smallest(double (&s)[K], double v) {
+  SPILLMC_UNROLL
+  for (int j = 0; j < K; ++j) keep_lower(s[j], v);
+}
+
+// K = min(alpha, beta) for a beta_by_order_statistic beta, passed to f as
+// std::integral_constant<int, K> so that f's list of K values has a fixed size.
+template <class F>
+SPILLMC_HD_INLINE double with_beta_order_k(const Dist& d, F f) {
+  static_assert((kBetaOrderMaxUniforms + 1) / 2 == 8, "the cases below cover K = 1..8");
+  switch (static_cast<int>(d.p0 < d.p1 ? d.p0 : d.p1)) {
+    case 1:
+      return f(std::integral_constant<int, 1>{});
+    case 2:
+      return f(std::integral_constant<int, 2>{});
+    case 3:
+      return f(std::integral_constant<int, 3>{});
+    case 4:
+      return f(std::integral_constant<int, 4>{});
+    case 5:
+      return f(std::integral_constant<int, 5>{});
+    case 6:
+      return f(std::integral_constant<int, 6>{});
+    case 7:
+      return f(std::integral_constant<int, 7>{});
+    default:
+      return f(std::integral_constant<int, 8>{});
+  }
+}
+
+// The uniforms of a beta_by_order_statistic beta: the primary one, then n - 1
+// more from extra slots (sub 2, two per Philox call). They enter with `sign`:
+// K smallest of u when alpha <= beta, else K smallest of -u (the beta-th
+// largest is the alpha-th smallest), so the kept list never exceeds 8.
+struct BetaOrderPlan {
+  int n;
+  double sign;
+  SPILLMC_HD_INLINE static BetaOrderPlan of(const Dist& d) {
+    return {static_cast<int>(d.p0 + d.p1) - 1, d.p0 <= d.p1 ? 1.0 : -1.0};
+  }
+  SPILLMC_HD_INLINE static std::uint32_t slot(std::uint32_t param, int i) {  // uniforms i, i + 1
+    return extra_slot(param, 2, static_cast<std::uint32_t>(i / 2));
+  }
+};
+
+// Beta(alpha, beta) on [0, 1] for shapes beta_by_order_statistic accepts.
+SPILLMC_HD_INLINE double beta_order_statistic(const Dist& d, double u, const DrawRng& rng,
+                                              std::uint32_t param) {
+  const BetaOrderPlan plan = BetaOrderPlan::of(d);
+  return with_beta_order_k(d, [&](auto k) {
+    constexpr int K = decltype(k)::value;
+    double s[K];
+    SPILLMC_UNROLL
+    for (int j = 0; j < K; ++j) s[j] = 2.0;  // above every signed uniform
+    keep_smallest(s, plan.sign * u);
+    for (int i = 1; i < plan.n; i += 2) {
+      double u0, u1;
+      rng.uniform2(BetaOrderPlan::slot(param, i), u0, u1);
+      keep_smallest(s, plan.sign * u0);
+      if (i + 1 < plan.n) keep_smallest(s, plan.sign * u1);
+    }
+    return plan.sign * s[K - 1];
+  });
+}
+
+// Beta(alpha, beta) on [0, 1] as X / (X + Y) of two gamma variates, any shapes.
+SPILLMC_HD_INLINE double beta_gamma_ratio(const Dist& d, const DrawRng& rng, std::uint32_t param) {
+  const double x = gamma_variate(d.p0, rng, param, 0);
+  const double y = gamma_variate(d.p1, rng, param, 1);
+  return x / (x + y);
+}
+
 // `d` with its per-run constants filled in (host, once per run).
 inline Dist prepared(Dist d) {
   if (d.kind == DistKind::truncnormal) {
@@ -211,9 +310,9 @@ SPILLMC_HD_INLINE double sample(const Dist& dist, double u, const DrawRng& rng,
                    : hi - std::sqrt((1.0 - u) * (hi - lo) * (hi - mode));
     }
     case DistKind::beta: {
-      const double x = gamma_variate(dist.p0, rng, param, 0);
-      const double y = gamma_variate(dist.p1, rng, param, 1);
-      return dist.p2 + (dist.p3 - dist.p2) * (x / (x + y));
+      const double x = beta_by_order_statistic(dist) ? beta_order_statistic(dist, u, rng, param)
+                                                     : beta_gamma_ratio(dist, rng, param);
+      return dist.p2 + (dist.p3 - dist.p2) * x;
     }
   }
   return NAN;

@@ -9,3 +9,15 @@
 #define SPILLMC_HD
 #define SPILLMC_HD_INLINE inline
 #endif
+
+// Unrolls the loop that follows: fixed-size arrays indexed by its counter then
+// stay in registers on the device.
+#if defined(__CUDACC__)
+#define SPILLMC_UNROLL _Pragma("unroll")
+#elif defined(__clang__)
+#define SPILLMC_UNROLL _Pragma("clang loop unroll(full)")
+#elif defined(__GNUC__)
+#define SPILLMC_UNROLL _Pragma("GCC unroll 16")
+#else
+#define SPILLMC_UNROLL
+#endif
