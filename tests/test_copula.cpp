@@ -10,9 +10,11 @@
 #include <cstring>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "harness.hpp"
+#include "ks.hpp"
 #include "spillmc/config.hpp"
 #include "spillmc/cpu_batch.hpp"
 #include "spillmc/draw.hpp"
@@ -210,13 +212,8 @@ void expect_marginals(const Config& cfg, const std::vector<Marginal>& ms) {
     m2 /= n, m4 /= n;
     EXPECT_NEAR(mean, m.mean, 5 * std::sqrt(m.var / n));
     EXPECT_NEAR(m2, m.var, 5 * std::sqrt((m4 - m2 * m2) / n));
-    std::sort(x.begin(), x.end());
-    double dmax = 0;
-    for (std::size_t i = 0; i < x.size(); ++i) {
-      const double f = m.cdf(x[i]);
-      dmax = std::max({dmax, f - static_cast<double>(i) / n, static_cast<double>(i + 1) / n - f});
-    }
-    EXPECT_LT(std::sqrt(n) * dmax, 1.95);
+    EXPECT_LT(std::sqrt(n) * spillmc_test::ks_distance(std::move(x), m.cdf),
+              spillmc_test::kKsCritical001);
   }
 }
 

@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "ks.hpp"
 #include "spillmc/distributions.hpp"
 #include "spillmc/draw.hpp"
 #include "spillmc/rng.hpp"
@@ -206,19 +207,6 @@ double beta_cdf_integer(int a, int b, double x) {
   return p;
 }
 
-// Kolmogorov-Smirnov distance between the sorted sample x and the CDF.
-template <class Cdf>
-double ks_distance(std::vector<double> x, Cdf cdf) {
-  std::sort(x.begin(), x.end());
-  const double n = static_cast<double>(x.size());
-  double d = 0.0;
-  for (std::size_t i = 0; i < x.size(); ++i) {
-    const double f = cdf(x[i]);
-    d = std::max({d, f - static_cast<double>(i) / n, static_cast<double>(i + 1) / n - f});
-  }
-  return d;
-}
-
 }  // namespace
 
 // Both beta samplers against the exact CDF for integer shapes: the order
@@ -226,8 +214,7 @@ double ks_distance(std::vector<double> x, Cdf cdf) {
 // for other shapes), so the two agree in law where both apply.
 TEST(Distributions, BetaIntegerShapesFollowTheExactCdf) {
   const int n = 100000;
-  // 1.95 / sqrt(n) is the KS test's critical value at significance 0.001.
-  const double critical = 1.95 / std::sqrt(static_cast<double>(n));
+  const double critical = spillmc_test::kKsCritical001 / std::sqrt(static_cast<double>(n));
   for (const auto& shapes : {std::pair{2, 2}, std::pair{1, 3}, std::pair{5, 2}, std::pair{8, 8},
                              std::pair{3, 12}, std::pair{14, 2}}) {
     const int a = shapes.first, b = shapes.second;
@@ -243,8 +230,8 @@ TEST(Distributions, BetaIntegerShapesFollowTheExactCdf) {
       ratio[static_cast<std::size_t>(i)] = beta_gamma_ratio(d, rng, 3);
     }
     const auto cdf = [&](double x) { return beta_cdf_integer(a, b, x); };
-    EXPECT_LT(ks_distance(order, cdf), critical) << "order statistic";
-    EXPECT_LT(ks_distance(ratio, cdf), critical) << "gamma ratio";
+    EXPECT_LT(spillmc_test::ks_distance(order, cdf), critical) << "order statistic";
+    EXPECT_LT(spillmc_test::ks_distance(ratio, cdf), critical) << "gamma ratio";
   }
 }
 
