@@ -241,17 +241,9 @@ SPILLMC_AI void sample_lanes(const Dist& dist, const double u[W], const DrawSpec
       return;
     }
     case DistKind::triangular: {
-      const double lo = dist.p0, mode = dist.p1, hi = dist.p2;
-      const double f = (mode - lo) / (hi - lo);
+      const double f = dist.has_derived ? dist.d0 : triangular_mode_cdf(dist);
       SPILLMC_LANES
-      for (int j = 0; j < W; ++j) {
-        // One square root per lane: the branch's argument is selected first.
-        const bool left = u[j] < f;
-        const double arg =
-            left ? u[j] * (hi - lo) * (mode - lo) : (1.0 - u[j]) * (hi - lo) * (hi - mode);
-        const double s = std::sqrt(arg);
-        x[j] = left ? lo + s : hi - s;
-      }
+      for (int j = 0; j < W; ++j) x[j] = triangular_value(dist, f, u[j]);
       return;
     }
     case DistKind::beta: {

@@ -307,15 +307,38 @@ TEST(Sampling, DrawDependsOnlyOnSeedAndIndex) {
   EXPECT_NE(sample_params(other, 5).a, sample_params(spec, 5).a);
 }
 
-TEST(Distributions, PreparedTruncnormalGivesTheSameValues) {
+TEST(Distributions, PreparedDistributionsGiveTheSameValues) {
   // Per-run constants only save work: values agree with the unprepared path.
-  const Dist raw{DistKind::truncnormal, 5, 2, 6, 20};
-  const Dist fast = prepared(raw);
-  ASSERT_TRUE(fast.has_derived);
-  for (std::uint64_t i = 0; i < 1000; ++i) {
-    const DrawRng rng{1, i, 0};
-    double u0, u1;
-    rng.uniform2(0, u0, u1);
-    EXPECT_EQ(sample(raw, u0, rng, 0), sample(fast, u0, rng, 0));
+  for (const Dist raw :
+       {Dist{DistKind::truncnormal, 5, 2, 6, 20}, Dist{DistKind::triangular, 0.8, 1, 1.25},
+        Dist{DistKind::triangular, 1, 1, 4}, Dist{DistKind::triangular, -2, 3, 3}}) {
+    const Dist fast = prepared(raw);
+    ASSERT_TRUE(fast.has_derived);
+    for (std::uint64_t i = 0; i < 1000; ++i) {
+      const DrawRng rng{1, i, 0};
+      double u0, u1;
+      rng.uniform2(0, u0, u1);
+      const double a = sample(raw, u0, rng, 0), b = sample(fast, u0, rng, 0);
+      EXPECT_EQ(std::memcmp(&a, &b, sizeof a), 0) << a << " " << b;
+    }
+  }
+}
+
+TEST(Distributions, TriangularInvertsItsCdf) {
+  // The closed-form CDF, in long double, of the sampled value gives back u.
+  for (const Dist d : {Dist{DistKind::triangular, 0.8, 1, 1.25},
+                       Dist{DistKind::triangular, 1, 1, 4}, Dist{DistKind::triangular, -2, 3, 3}}) {
+    const long double lo = d.p0, mode = d.p1, hi = d.p2;
+    for (int k = 1; k < 2000; ++k) {
+      const double u = k / 2000.0;
+      const long double x = sample(prepared(d), u, DrawRng{1, 0, 0}, 0);
+      const long double cdf = x <= mode && mode > lo
+                                  ? (x - lo) * (x - lo) / ((hi - lo) * (mode - lo))
+                                  : 1 - (hi - x) * (hi - x) / ((hi - lo) * (hi - mode));
+      EXPECT_NEAR(static_cast<double>(cdf), u, 1e-13)
+          << "u " << u << " x " << static_cast<double>(x);
+      EXPECT_GE(static_cast<double>(x), d.p0);
+      EXPECT_LE(static_cast<double>(x), d.p2);
+    }
   }
 }

@@ -30,7 +30,8 @@ struct Dist {
   DistKind kind = DistKind::fixed;
   double p0 = 0, p1 = 0, p2 = 0, p3 = 0;
   // Per-run constants derived from p0..p3 by prepared() (truncnormal: Phi at
-  // trunc_interval's bounds), so samplers don't recompute them for every draw.
+  // trunc_interval's bounds; triangular: the mode's CDF), so samplers don't
+  // recompute them for every draw.
   bool has_derived = false;
   double d0 = 0, d1 = 0;
 };
@@ -269,12 +270,30 @@ SPILLMC_HD_INLINE double beta_gamma_ratio(const Dist& d, const DrawRng& rng, std
   return x / (x + y);
 }
 
+// Triangular(lo, mode, hi) by inversion. `f` is the CDF at the mode.
+SPILLMC_HD_INLINE double triangular_mode_cdf(const Dist& d) {
+  return (d.p1 - d.p0) / (d.p2 - d.p0);
+}
+
+// One square root: the branch's argument is selected first, so a GPU warp
+// with lanes on both sides of the mode does not take two.
+SPILLMC_HD_INLINE double triangular_value(const Dist& d, double f, double u) {
+  const double lo = d.p0, mode = d.p1, hi = d.p2;
+  const bool left = u < f;
+  const double arg = left ? u * (hi - lo) * (mode - lo) : (1.0 - u) * (hi - lo) * (hi - mode);
+  const double s = std::sqrt(arg);
+  return left ? lo + s : hi - s;
+}
+
 // `d` with its per-run constants filled in (host, once per run).
 inline Dist prepared(Dist d) {
   if (d.kind == DistKind::truncnormal) {
     const TruncInterval t = trunc_interval(d);
     d.d0 = normal_cdf(t.a);
     d.d1 = normal_cdf(t.b);
+    d.has_derived = true;
+  } else if (d.kind == DistKind::triangular) {
+    d.d0 = triangular_mode_cdf(d);
     d.has_derived = true;
   }
   return d;
@@ -303,12 +322,8 @@ SPILLMC_HD_INLINE double sample(const Dist& dist, double u, const DrawRng& rng,
     }
     case DistKind::lognormal:
       return std::exp(dist.p0 + dist.p1 * normal_quantile(u));
-    case DistKind::triangular: {
-      const double lo = dist.p0, mode = dist.p1, hi = dist.p2;
-      const double f = (mode - lo) / (hi - lo);
-      return u < f ? lo + std::sqrt(u * (hi - lo) * (mode - lo))
-                   : hi - std::sqrt((1.0 - u) * (hi - lo) * (hi - mode));
-    }
+    case DistKind::triangular:
+      return triangular_value(dist, dist.has_derived ? dist.d0 : triangular_mode_cdf(dist), u);
     case DistKind::beta: {
       const double x = beta_by_order_statistic(dist) ? beta_order_statistic(dist, u, rng, param)
                                                      : beta_gamma_ratio(dist, rng, param);
