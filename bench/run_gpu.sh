@@ -188,6 +188,34 @@ if ((ncu_on)); then
   fi
 fi
 
+# --- Why issue stops at about half the ceiling: warp stall reasons and divergence ------
+# A second pass, so that a metric this ncu does not know costs only this part.
+# smsp__average_warps_issue_stalled_<reason>_per_issue_active: warps waiting for
+# that reason per issued instruction (their sum over reasons is the warps per issue).
+stall_reasons="no_instruction math_pipe_throttle wait short_scoreboard long_scoreboard barrier"
+stall_reasons+=" not_selected selected dispatch_stall mio_throttle branch_resolving lg_throttle"
+stall_reasons+=" imc_miss drain membar misc sleeping tex_throttle"
+stall_metrics="smsp__average_warps_active_per_issue_active.ratio"
+stall_metrics+=",smsp__thread_inst_executed.sum,smsp__inst_executed.sum"
+for r in $stall_reasons; do
+  stall_metrics+=",smsp__average_warps_issue_stalled_${r}_per_issue_active.ratio"
+done
+: >"$tmp/stalls.csv"
+stalls_status="skipped: ncu not run"
+if [[ $ncu_status == ok ]]; then
+  log "warp stall reasons of the same launch"
+  if "$ncu_bin" --clock-control none -k regex:tally_kernel --launch-skip 1 --launch-count 1 \
+    --metrics "$stall_metrics" --csv --page raw \
+    "$bin" run "$config" --draws 1e9 --backend cuda --set histograms=false -o "$tmp/p.h5" \
+    --force --quiet \
+    >"$tmp/stalls.csv" 2>"$tmp/stalls.err"; then
+    stalls_status="ok"
+  else
+    stalls_status="failed: $(grep -h -m1 -E 'ERR|rror' "$tmp/stalls.err" "$tmp/stalls.csv" | cut -c1-300 || true)"
+    log "ncu (stalls) $stalls_status"
+  fi
+fi
+
 # --- where a draw's time goes: bench_gpu_stages, timed, then each stage under ncu -----
 stages_bin=$build_dir/bin/bench_gpu_stages
 stages_status="skipped: no $stages_bin"
@@ -217,6 +245,7 @@ smi=$(nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,cloc
   --format=csv,noheader | head -1)
 nvcc_version=$(nvcc --version 2>/dev/null | sed -n 's/.*release \([0-9.]*\).*/\1/p' || true)
 export RG_OUT=$out RG_RUNS=$tmp/runs.txt RG_NCU=$tmp/ncu.csv RG_NCU_STATUS=$ncu_status
+export RG_STALLS=$tmp/stalls.csv RG_STALLS_STATUS=$stalls_status
 export RG_SMI=$smi RG_NVCC=${nvcc_version:-unknown} RG_CONFIG=$config RG_REPS=$reps
 export RG_STAGES=$tmp/stages.json RG_STAGES_NCU=$tmp/stages_ncu.csv RG_STAGES_STATUS=$stages_status
 RG_VERSION=$("$bin" --version)
@@ -234,23 +263,42 @@ with open(env["RG_RUNS"]) as f:
         runs.setdefault(n, []).append((float(rate), float(wall)))
 
 # ncu --csv --page raw: a header row of metric names, a row of units, one row per kernel.
-ncu = {"status": env["RG_NCU_STATUS"], "metrics": {}}
-rows = []
-with open(env["RG_NCU"]) as f:
-    rows = [r for r in csv.reader(f) if r]
-head = next((i for i, r in enumerate(rows) if "Kernel Name" in r), None)
-if head is not None and len(rows) > head + 2:
-    names, units, values = rows[head], rows[head + 1], rows[head + 2]
-    for name, unit, value in zip(names, units, values):
-        if "__" in name:
-            try:
-                v = float(value.replace(",", ""))
-            except ValueError:
-                v = value
-            ncu["metrics"][name] = {"value": v, "unit": unit}
-    ncu["kernel"] = values[names.index("Kernel Name")]
+def ncu_raw(path):
+    metrics, kernel = {}, None
+    with open(path) as f:
+        rows = [r for r in csv.reader(f) if r]
+    head = next((i for i, r in enumerate(rows) if "Kernel Name" in r), None)
+    if head is not None and len(rows) > head + 2:
+        names, units, values = rows[head], rows[head + 1], rows[head + 2]
+        for name, unit, value in zip(names, units, values):
+            if "__" in name:
+                try:
+                    v = float(value.replace(",", ""))
+                except ValueError:
+                    v = value
+                metrics[name] = {"value": v, "unit": unit}
+        kernel = values[names.index("Kernel Name")]
+    return metrics, kernel
+
+ncu = {"status": env["RG_NCU_STATUS"]}
+ncu["metrics"], ncu["kernel"] = ncu_raw(env["RG_NCU"])
 issue = ncu["metrics"].get("sm__inst_issued.avg.pct_of_peak_sustained_active", {}).get("value")
 ncu["issue_fraction_of_ceiling"] = issue / 100.0 if isinstance(issue, float) else None
+
+# Stall reasons: warps stalled for each reason per issued instruction, largest first.
+stalls = {"status": env["RG_STALLS_STATUS"]}
+if stalls["status"] == "ok":
+    sm, _ = ncu_raw(env["RG_STALLS"])
+    stalls["metrics"] = sm
+    pre, post = "smsp__average_warps_issue_stalled_", "_per_issue_active.ratio"
+    per = {k[len(pre):-len(post)]: m["value"] for k, m in sm.items()
+           if k.startswith(pre) and k.endswith(post) and isinstance(m["value"], float)}
+    stalls["warps_per_issue"] = dict(sorted(per.items(), key=lambda kv: -kv[1]))
+    thr = sm.get("smsp__thread_inst_executed.sum", {}).get("value")
+    ins = sm.get("smsp__inst_executed.sum", {}).get("value")
+    # Active threads per executed warp instruction, of 32: below 32 is divergence.
+    stalls["threads_per_instruction"] = thr / ins if isinstance(thr, float) and ins else None
+ncu["stalls"] = stalls
 
 # Stages of a draw: bench_gpu_stages' JSON, with each stage's ncu counts (16777216 draws).
 stages = {"status": env["RG_STAGES_STATUS"]}
@@ -314,6 +362,13 @@ for k, m in meas.items():
     print(f"  {k:12s} {m['median']:11.4g} draws/s")
 print(f"  ncu: {ncu['status']}" + ("" if ncu["issue_fraction_of_ceiling"] is None else
       f"; instruction issue {100 * ncu['issue_fraction_of_ceiling']:.1f} % of the ceiling"))
+if stalls["status"] == "ok":
+    top = ", ".join(f"{k} {v:.2f}" for k, v in list(stalls["warps_per_issue"].items())[:5])
+    tpi = stalls["threads_per_instruction"]
+    print(f"  stalls (warps per issue): {top}"
+          + ("" if tpi is None else f"; {tpi:.1f} of 32 threads active per instruction"))
+else:
+    print(f"  stalls: {stalls['status']}")
 for st in stages.get("stages", []):
     ipd = st.get("ncu", {}).get("instructions_per_draw")
     print(f"  stage {st['name']:10s} {st['median']:11.4g} draws/s  {st['ns_per_draw']:8.4g} ns/draw"
