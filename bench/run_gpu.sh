@@ -167,6 +167,20 @@ done
 metrics="sm__inst_issued.avg.pct_of_peak_sustained_active,sm__inst_executed.avg.per_cycle_active,smsp__inst_issued.sum"
 metrics+=",sm__warps_active.avg.pct_of_peak_sustained_active,launch__registers_per_thread"
 metrics+=",gpu__time_duration.sum,sm__pipe_fp64_cycles_active.avg.pct_of_peak_sustained_active"
+# ncu_launch METRICS NAME: the second launch of the plain tally kernel (the first
+# is a warm-up) into $tmp/NAME.csv; prints "ok" or "failed: <ncu's error>".
+ncu_launch() {
+  if "$ncu_bin" --clock-control none -k regex:tally_kernel --launch-skip 1 --launch-count 1 \
+    --metrics "$1" --csv --page raw \
+    "$bin" run "$config" --draws 1e9 --backend cuda --set histograms=false -o "$tmp/p.h5" \
+    --force --quiet \
+    >"$tmp/$2.csv" 2>"$tmp/$2.err"; then
+    echo ok
+  else
+    echo "failed: $(grep -h -m1 -E 'ERR|rror' "$tmp/$2.err" "$tmp/$2.csv" | cut -c1-300 || true)"
+  fi
+}
+
 : >"$tmp/ncu.csv"
 ncu_status="skipped (--no-ncu)"
 if ((ncu_on)); then
@@ -175,16 +189,8 @@ if ((ncu_on)); then
     ncu_status="skipped: ncu not found"
   else
     log "profiling one launch with $ncu_bin"
-    if "$ncu_bin" --clock-control none -k regex:tally_kernel --launch-skip 1 --launch-count 1 \
-      --metrics "$metrics" --csv --page raw \
-      "$bin" run "$config" --draws 1e9 --backend cuda --set histograms=false -o "$tmp/p.h5" \
-      --force --quiet \
-      >"$tmp/ncu.csv" 2>"$tmp/ncu.err"; then
-      ncu_status="ok"
-    else
-      ncu_status="failed: $(grep -h -m1 -E 'ERR|rror' "$tmp/ncu.err" "$tmp/ncu.csv" | cut -c1-300 || true)"
-      log "ncu $ncu_status"
-    fi
+    ncu_status=$(ncu_launch "$metrics" ncu)
+    [[ $ncu_status == ok ]] || log "ncu $ncu_status"
   fi
 fi
 
@@ -204,16 +210,8 @@ done
 stalls_status="skipped: ncu not run"
 if [[ $ncu_status == ok ]]; then
   log "warp stall reasons of the same launch"
-  if "$ncu_bin" --clock-control none -k regex:tally_kernel --launch-skip 1 --launch-count 1 \
-    --metrics "$stall_metrics" --csv --page raw \
-    "$bin" run "$config" --draws 1e9 --backend cuda --set histograms=false -o "$tmp/p.h5" \
-    --force --quiet \
-    >"$tmp/stalls.csv" 2>"$tmp/stalls.err"; then
-    stalls_status="ok"
-  else
-    stalls_status="failed: $(grep -h -m1 -E 'ERR|rror' "$tmp/stalls.err" "$tmp/stalls.csv" | cut -c1-300 || true)"
-    log "ncu (stalls) $stalls_status"
-  fi
+  stalls_status=$(ncu_launch "$stall_metrics" stalls)
+  [[ $stalls_status == ok ]] || log "ncu (stalls) $stalls_status"
 fi
 
 # --- where a draw's time goes: bench_gpu_stages, timed, then each stage under ncu -----
