@@ -65,6 +65,19 @@ TEST_F(Cli, VersionAndHelp) {
   EXPECT_EQ(c.status, 2) << c.out;
 }
 
+// The commit is looked up on every build (cmake/git_commit.cmake), so a build
+// directory reused across commits still names the checked-out one.
+TEST_F(Cli, VersionNamesTheCheckedOutCommit) {
+  std::string head =
+      spillmc_test::run_shell("git -C '" + std::string(SPILLMC_SOURCE_DIR) + "' rev-parse HEAD")
+          .out;
+  while (!head.empty() && (head.back() == '\n' || head.back() == '\r')) head.pop_back();
+  if (head.size() != 40) GTEST_SKIP() << "no git checkout at " << SPILLMC_SOURCE_DIR;
+  const Cmd c = sh("--version");
+  ASSERT_EQ(c.status, 0) << c.out;
+  EXPECT_NE(c.out.find("(" + head), std::string::npos) << c.out << "HEAD is " << head;
+}
+
 TEST_F(Cli, WorkedExampleEndToEnd) {
   const std::string cfg = write("w.yaml", kWorked);
   const std::string out = path("w.h5");
