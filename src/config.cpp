@@ -18,11 +18,13 @@
 #include <cstring>
 #include <map>
 #include <string_view>
+#include <unordered_map>
 
 #include <fmt/format.h>
 
 #include "spillmc/errors.hpp"
 #include "spillmc/sobol.hpp"
+#include "spillmc/tally.hpp"
 
 namespace spillmc {
 
@@ -108,9 +110,11 @@ std::vector<std::string> split_key(const std::string& key) {
   return parts;
 }
 
+// `path` lies below `prefix`: a key in it (prefix.key) or an element of a
+// list it holds (prefix[0]).
 bool has_prefix(const std::string& path, const std::string& prefix) {
   return path.size() > prefix.size() && path.compare(0, prefix.size(), prefix) == 0 &&
-         path[prefix.size()] == '.';
+         (path[prefix.size()] == '.' || path[prefix.size()] == '[');
 }
 
 std::string child_path(const std::string& parent, const std::string& key) {
@@ -280,6 +284,45 @@ const std::vector<std::string> kCheckpointKeys = {"every", "path"};
 const std::vector<std::string> kModelNames = {"constrained", "paper"};
 const std::vector<std::string> kBackendNames = {"auto", "cpu", "cuda"};
 
+// ---- limits (docs/config.md, "Limits") -------------------------------------------
+
+// The config file: a config is a few KiB; more is a wrong path (/dev/zero).
+constexpr std::size_t kMaxConfigBytes = std::size_t{1} << 20;
+
+// CPU threads. More threads than blocks of draws, or than the OpenMP runtime
+// can start, is an error, not a request: libgomp fails or crashes creating
+// tens of thousands of threads.
+constexpr std::uint64_t kMaxThreads = 1024;
+
+// The run keeps one Tally (and one Extra, when an analysis needs one) per
+// segment of kSegmentDraws draws in memory until it writes the result, and a
+// sweep some more per cell (check_state_size). The whole must stay within
+// kMaxStateBytes; kMaxDraws alone keeps the Tallies of a plain run within it.
+constexpr std::uint64_t kSegmentDraws = kBlockDraws * kSegmentBlocks;  // 2^26
+constexpr std::uint64_t kMaxStateBytes = std::uint64_t{4} << 30;
+constexpr std::uint64_t kMaxDraws = std::uint64_t{1} << 47;  // 2^21 segments
+static_assert(kMaxDraws % kSegmentDraws == 0, "kMaxDraws is whole segments");
+static_assert(kMaxDraws / kSegmentDraws * sizeof(Tally) <= kMaxStateBytes,
+              "the Tallies of kMaxDraws draws must fit in kMaxStateBytes");
+static_assert(2 * kMaxDraws / kSegmentDraws * sizeof(Tally) > kMaxStateBytes,
+              "kMaxDraws is the largest power of two that fits");
+// Measured (docs/config.md, "Limits"): what a sweep holds per cell beyond the
+// cell's segment Tallies (its DrawSpec, summaries, output buffers).
+constexpr std::uint64_t kSweepCellBytes = 8192;
+
+// sensitivity.base_draws: base_draws * (k + 2) model evaluations, k <= 6
+// sampled parameters, must stay exact in a double (2^53), and the block count
+// (base_draws + kBlockDraws - 1) / kBlockDraws must not wrap.
+constexpr std::uint64_t kMaxBaseDraws = (std::uint64_t{1} << 53) / (kNumSlots + 2);
+static_assert(kMaxBaseDraws == std::uint64_t{1} << 50, "2^53 / 8");
+
+// truncnormal: the interval's nearer end at most this many sd from the mean.
+// The sampler inverts Phi on the reflected interval, which must not lie below
+// -37 sd: Phi(-37) = 5.7e-300; below about -37.6 Phi is subnormal (it loses
+// precision) and below -38.5 it is 0, where the sampler cannot tell the
+// interval's points apart and draws uniformly instead.
+constexpr double kMaxTruncSd = 37.0;
+
 struct DistInfo {
   DistKind kind;
   std::vector<std::string> fields;  // in Dist p0..p3 order
@@ -329,17 +372,82 @@ bool find_key(const YAML::Node& map, const std::string& name, YAML::Node& key, Y
   return false;
 }
 
-// How many places in the tree hold `target` (more than one: aliases).
-int uses(const YAML::Node& node, const YAML::Node& target, int depth = 0) {
-  if (node.is(target)) return 1;  // the same node below it would be a cycle
-  if (depth > 32 || !(node.IsMap() || node.IsSequence())) return 0;
+// Distinct nodes met in a walk of the tree, each with a state. yaml-cpp shows
+// no node's address, only Node::is(), so nodes are bucketed by where they
+// start in the text and their kind: the parser's collections start at
+// distinct places, so a bucket holds one node, reached by any of its aliases.
+// (Copies an override made all say 1:1 and share a bucket; there are few.)
+class NodeSet {
+ public:
+  // The state of `node`, or nullptr when it was not added.
+  int* find(const YAML::Node& node) {
+    const auto b = buckets_.find(key(node));
+    if (b == buckets_.end()) return nullptr;
+    for (auto& entry : b->second) {
+      if (entry.first.is(node)) return &entry.second;
+    }
+    return nullptr;
+  }
+  void add(const YAML::Node& node, int state) { buckets_[key(node)].emplace_back(node, state); }
+
+ private:
+  static std::uint64_t key(const YAML::Node& node) {
+    const YAML::Mark m = node.Mark();
+    return (static_cast<std::uint64_t>(static_cast<std::uint32_t>(m.pos)) << 3) ^
+           static_cast<std::uint64_t>(node.Type());
+  }
+  std::unordered_map<std::uint64_t, std::vector<std::pair<YAML::Node, int>>> buckets_;
+};
+
+// How many places in the tree hold `target` (more than one: aliases). Each
+// distinct map or sequence is looked into once, so that aliases of aliases
+// (a "billion laughs" file) cost their size in the text, not their expansion.
+int uses(const YAML::Node& root, const YAML::Node& target) {
+  if (root.is(target)) return 1;
+  NodeSet seen;
+  std::vector<YAML::Node> todo{root};
+  seen.add(root, 0);
   int n = 0;
-  if (node.IsMap()) {
-    for (auto kv = node.begin(); kv != node.end(); ++kv) n += uses(kv->second, target, depth + 1);
-  } else {
-    for (const auto& elem : node) n += uses(elem, target, depth + 1);
+  auto visit = [&](const YAML::Node& child) {
+    if (child.is(target)) {
+      ++n;  // not looked into: the same node below it would be a cycle
+    } else if ((child.IsMap() || child.IsSequence()) && !seen.find(child)) {
+      seen.add(child, 0);
+      todo.push_back(child);
+    }
+  };
+  while (!todo.empty()) {
+    const YAML::Node node = todo.back();
+    todo.pop_back();
+    if (node.IsMap()) {
+      for (auto kv = node.begin(); kv != node.end(); ++kv) visit(kv->second);
+    } else if (node.IsSequence()) {
+      for (const auto& elem : node) visit(elem);
+    }
   }
   return n;
+}
+
+// The file positions below a map an override is about to copy (the copy has
+// none), by key path: at most a few levels and entries, enough for messages.
+void record_marks(const YAML::Node& node, const std::string& path, const YAML::Mark& mark,
+                  int depth, std::map<std::string, YAML::Mark>& out) {
+  if (out.size() >= 4096) return;
+  out.emplace(path, mark);
+  if (depth >= 4) return;
+  if (node.IsMap()) {
+    for (auto kv = node.begin(); kv != node.end(); ++kv) {
+      const YAML::Mark m =
+          kv->second.IsNull() || kv->second.Mark().is_null() ? kv->first.Mark() : kv->second.Mark();
+      record_marks(kv->second, child_path(path, kv->first.Scalar()), m, depth + 1, out);
+    }
+  } else if (node.IsSequence()) {
+    std::size_t i = 0;
+    for (const auto& elem : node) {
+      const YAML::Mark m = elem.Mark().is_null() ? mark : elem.Mark();
+      record_marks(elem, fmt::format("{}[{}]", path, i++), m, depth + 1, out);
+    }
+  }
 }
 
 // ---- the validator ----------------------------------------------------------------
@@ -361,7 +469,12 @@ struct Applied {
 
 class Reader {
  public:
-  explicit Reader(std::string source) : source_(std::move(source)) {}
+  // check_memory: refuse configs whose run would hold more than
+  // kMaxStateBytes (check_state_size). Off for configs stored in result
+  // files, which a run made already, so that they can be read back whatever
+  // the machine that ran them allowed.
+  Reader(std::string source, bool check_memory)
+      : check_memory_(check_memory), source_(std::move(source)) {}
 
   void apply_overrides(YAML::Node& root, const std::vector<Override>& overrides);
   void check_file_tree(const YAML::Node& node, const std::string& path, int depth = 0);
@@ -384,7 +497,10 @@ class Reader {
     }
     from_override = best != nullptr;
     if (best) return best->label;
-    if (!mark.is_null()) return fmt::format("{}:{}:{}", source_, mark.line + 1, mark.column + 1);
+    if (!mark.is_null()) {
+      const YAML::Mark m = clone_mark(path, mark);
+      return fmt::format("{}:{}:{}", source_, m.line + 1, m.column + 1);
+    }
     for (const auto& a : live_) {
       if (has_prefix(a.path, path)) {
         from_override = true;
@@ -392,6 +508,28 @@ class Reader {
       }
     }
     return source_;
+  }
+
+  // A node below a map an override copied (an alias shared it) has no file
+  // position of its own: the one the file's node there had, else the nearest
+  // above it. The outermost copy's record holds the file's positions.
+  YAML::Mark clone_mark(const std::string& path, const YAML::Mark& mark) const {
+    const CloneMarks* outer = nullptr;
+    for (const auto& c : clones_) {
+      if ((c.path == path || has_prefix(path, c.path)) &&
+          (!outer || c.path.size() < outer->path.size())) {
+        outer = &c;
+      }
+    }
+    if (!outer) return mark;
+    std::string p = path;
+    for (;;) {
+      const auto at = outer->marks.find(p);
+      if (at != outer->marks.end()) return at->second;
+      const std::size_t cut = p.find_last_of(".[");
+      if (cut == std::string::npos || p.size() <= outer->path.size()) return mark;
+      p.resize(cut);
+    }
   }
 
   // "WHERE: PATH: MSG"; PATH is left out when WHERE already is "--set PATH".
@@ -461,6 +599,12 @@ class Reader {
   void read_sensitivity(const Item& it, Config& cfg);
   void read_paths(const Item& it, Config& cfg);
   void check_probability(const Item& it, const Dist& d) const;
+  // A file path: no NUL or other control character (a NUL would cut the
+  // path short, a newline folds to a space when the config is read back).
+  void check_path_text(const Item& it) const;
+  // What the run will hold in memory per segment and per cell, against
+  // kMaxStateBytes (docs/config.md, "Limits").
+  void check_state_size(const YAML::Node& root, const Config& cfg);
   // Cross-key checks once everything is read (e.g. a sweep axis must name a
   // parameter the config gives, correlation needs sampled parameters).
   void check_combinations(const YAML::Node& root, Config& cfg);
@@ -480,20 +624,42 @@ class Reader {
   CorrelationRead corr_;
   bool have_corr_ = false;
 
+  // Maps apply_overrides copied because an alias shared them: their path and
+  // the file positions below them (record_marks).
+  struct CloneMarks {
+    std::string path;
+    std::map<std::string, YAML::Mark> marks;
+  };
+  std::vector<CloneMarks> clones_;
+  NodeSet walked_;  // check_file_tree's: open (on the path walked) or done
+  bool check_memory_;
+
   std::string source_;
   std::vector<Applied> live_;     // overrides whose values are in the tree now
   std::vector<Applied> applied_;  // every override applied, deletions included
 };
 
 void Reader::check_file_tree(const YAML::Node& node, const std::string& path, int depth) {
-  // A config is three levels deep; an alias can make a node contain itself
-  // (&x [*x]), so stop long before the stack does.
+  // A config is three levels deep; stop long before the stack does.
   if (depth > 32) fail_mark(node.Mark(), fmt::format("{}: nested too deeply", path));
-  if (node.IsSequence()) {
-    for (const auto& elem : node) check_file_tree(elem, path, depth + 1);
+  if (!node.IsSequence() && !node.IsMap()) return;
+  // An alias names a node walked already: once is enough, or aliases of
+  // aliases (a "billion laughs" file) take the time of their expansion. One
+  // on the path being walked makes a node contain itself (&x [*x]).
+  enum { kOpen, kDone };
+  if (const int* state = walked_.find(node)) {
+    if (*state == kOpen) {
+      fail_mark(node.Mark(),
+                fmt::format("{}: nested too deeply (it contains itself through an alias)", path));
+    }
     return;
   }
-  if (!node.IsMap()) return;
+  walked_.add(node, kOpen);
+  if (node.IsSequence()) {
+    for (const auto& elem : node) check_file_tree(elem, path, depth + 1);
+    *walked_.find(node) = kDone;
+    return;
+  }
   std::map<std::string, YAML::Mark> seen;
   for (auto it = node.begin(); it != node.end(); ++it) {
     if (!it->first.IsScalar()) {
@@ -511,6 +677,7 @@ void Reader::check_file_tree(const YAML::Node& node, const std::string& path, in
     seen.emplace(key, it->first.Mark());
     check_file_tree(it->second, child_path(path, key), depth + 1);
   }
+  *walked_.find(node) = kDone;
 }
 
 void Reader::apply_overrides(YAML::Node& root, const std::vector<Override>& overrides) {
@@ -521,8 +688,12 @@ void Reader::apply_overrides(YAML::Node& root, const std::vector<Override>& over
         throw InputError(fmt::format("--set {}: bad key (empty part between dots)", ov.key));
       }
     }
-    const std::string head = ov.origin.empty() ? "--set " + ov.key : ov.origin;
-    if (trim(ov.value).empty()) {
+    // An option (--draws, ...) sets its key; only --set deletes.
+    const bool option = !ov.origin.empty();
+    const std::string head = option ? ov.origin : "--set " + ov.key;
+    const std::string text = trim(ov.value);
+    if (text.empty()) {
+      if (option) throw InputError(fmt::format("{}: empty value", head));
       throw InputError(fmt::format(
           "{}: empty value (write '~' to delete the key, '\"\"' for an empty string)", head));
     }
@@ -532,6 +703,22 @@ void Reader::apply_overrides(YAML::Node& root, const std::vector<Override>& over
     } catch (const YAML::ParserException& e) {
       throw InputError(fmt::format("{}: cannot parse value '{}' as YAML (column {}): {}", head,
                                    ov.value, e.mark.column + 1, e.msg));
+    }
+    // Only the null spellings delete. Other text that YAML reads as null (a
+    // comment '#5', '---', '...', a directive, '!!null') holds no value: as
+    // empty as nothing at all, and as much an error.
+    const bool null_spelling = text == "~" || text == "null" || text == "Null" || text == "NULL";
+    if (value.IsNull() && option) {
+      throw InputError(fmt::format(
+          "{}: expected a value, got '{}', which YAML reads as null (an option cannot remove a "
+          "key; --set can)",
+          head, ov.value));
+    }
+    if (value.IsNull() && !null_spelling) {
+      throw InputError(fmt::format(
+          "{}: empty value ('{}' reads as no value in YAML; only '~', 'null', 'Null' or 'NULL' "
+          "deletes the key, and '\"\"' is an empty string)",
+          head, ov.value));
     }
     const bool erase = value.IsNull();
 
@@ -551,7 +738,11 @@ void Reader::apply_overrides(YAML::Node& root, const std::vector<Override>& over
         cur[parts[i]] = YAML::Node(YAML::NodeType::Map);
       } else if (next.IsMap() && uses(root, next) > 1) {
         // An alias (*x) shares the map with another key: edit a copy, so
-        // that the other key keeps its value. The copy has no file marks.
+        // that the other key keeps its value. The copy has no file marks
+        // (yaml-cpp gives it 1:1): messages take the file's (clone_mark).
+        CloneMarks rec{walked, {}};
+        record_marks(next, walked, next.Mark(), 0, rec.marks);
+        clones_.push_back(std::move(rec));
         const YAML::Node copy = YAML::Clone(next);
         cur.remove(parts[i]);
         cur[parts[i]] = copy;
@@ -582,6 +773,11 @@ void Reader::apply_overrides(YAML::Node& root, const std::vector<Override>& over
                                  return a.path == ov.key || has_prefix(a.path, ov.key);
                                }),
                 live_.end());
+    clones_.erase(std::remove_if(clones_.begin(), clones_.end(),
+                                 [&](const CloneMarks& c) {
+                                   return c.path == ov.key || has_prefix(c.path, ov.key);
+                                 }),
+                  clones_.end());
     const Applied rec{ov.key, ov.key + "=" + ov.value, head};
     if (!erase) live_.push_back(rec);
     applied_.push_back(rec);
@@ -763,9 +959,21 @@ Dist Reader::distribution(const Item& it, bool is_theta) {
     case DistKind::normal:
       positive(1);
       break;
-    case DistKind::truncnormal:
+    case DistKind::truncnormal: {
       positive(1), ordered(2, 3), lo = 2, hi = 3;
+      // Standardized and reflected into the lower tail as the sampler does.
+      const TruncInterval t = trunc_interval(d);
+      if (t.b < -kMaxTruncSd) {
+        std::string sds = fmt::format("{:.4g}", -t.b);
+        if (!(std::stod(sds) > kMaxTruncSd)) sds = format_number(-t.b);
+        fail(it, fmt::format("the interval [{}, {}] lies {} sd {} the mean; truncnormal samples "
+                             "intervals within {} sd of the mean (the normal CDF underflows "
+                             "beyond)",
+                             format_number(p[2]), format_number(p[3]), sds,
+                             t.flip ? "above" : "below", kMaxTruncSd));
+      }
       break;
+    }
     case DistKind::lognormal:
       positive(1);
       break;
@@ -880,6 +1088,7 @@ void Reader::read_output(const Item& out, Config& cfg) {
         fail(item, fmt::format("expected a file path, got {}", describe(item.node)));
       }
       if (item.node.Scalar().empty()) fail(item, "must not be empty");
+      check_path_text(item);
       cfg.output_path = item.node.Scalar();
     } else if (key == "draws" || key == "fields" || key == "compression") {
       // read together once the whole map is known (fields without draws is an error)
@@ -912,6 +1121,7 @@ void Reader::read_checkpoint(const Item& ck, Config& cfg) {
         fail(item, fmt::format("expected a file path, got {}", describe(item.node)));
       }
       if (item.node.Scalar().empty()) fail(item, "must not be empty");
+      check_path_text(item);
       cfg.checkpoint_path = item.node.Scalar();
     } else {
       std::string hint = suggestion(key, kCheckpointKeys);
@@ -931,11 +1141,12 @@ Config Reader::read(const YAML::Node& root) {
     const std::string& key = kv->first.Scalar();
     const Item item = child(top, kv->first, kv->second);
     if (key == "draws") {
-      cfg.draws = integer(item, 1, UINT64_MAX, "an integer >= 1");
+      cfg.draws = integer(item, 1, kMaxDraws, "an integer >= 1");
     } else if (key == "seed") {
       cfg.seed = integer(item, 0, UINT64_MAX, "an integer in [0, 2^64-1]");
     } else if (key == "threads") {
-      cfg.threads = static_cast<int>(integer(item, 0, INT_MAX, "an integer >= 0 (0: all cores)"));
+      cfg.threads =
+          static_cast<int>(integer(item, 0, kMaxThreads, "an integer >= 0 (0: all cores)"));
     } else if (key == "model") {
       cfg.model = choice(item, kModelNames) == "paper" ? ModelMode::paper : ModelMode::constrained;
     } else if (key == "backend") {
@@ -1387,7 +1598,7 @@ void Reader::read_sensitivity(const Item& it, Config& cfg) {
     const std::string& key = kv->first.Scalar();
     const Item item = child(it, kv->first, kv->second);
     if (key == "base_draws") {
-      s.base_draws = integer(item, 2, UINT64_MAX, "an integer >= 2");
+      s.base_draws = integer(item, 2, kMaxBaseDraws, "an integer >= 2");
       have_base = true;
     } else if (key == "outputs") {
       require_value(item);
@@ -1448,6 +1659,17 @@ std::string dist_yaml(const Dist& d);
 
 const std::vector<std::string> kPathKeys = {"name", "cost", "p_success", "theta_success",
                                             "theta_failure"};
+
+void Reader::check_path_text(const Item& it) const {
+  const std::string& s = it.node.Scalar();
+  for (const char ch : s) {
+    const auto u = static_cast<unsigned char>(ch);
+    if (u < 0x20 || u == 0x7f) {
+      fail(it, fmt::format("must not contain control characters such as {} (got {})",
+                           u == 0 ? std::string("NUL") : fmt::format("\\x{:02x}", u), quote(s)));
+    }
+  }
+}
 
 bool is_identifier(const std::string& s) {
   auto alpha = [](char ch) { return std::isalpha(static_cast<unsigned char>(ch)) || ch == '_'; };
@@ -1611,7 +1833,7 @@ void Reader::read_sweep(const Item& it, Config& cfg) {
     const std::string& key = kv->first.Scalar();
     const Item item = child(it, kv->first, kv->second);
     if (key == "draws_per_cell") {
-      cfg.sweep.draws_per_cell = integer(item, 1, UINT64_MAX, "an integer >= 1");
+      cfg.sweep.draws_per_cell = integer(item, 1, kMaxDraws, "an integer >= 1");
       have_dpc = true;
     } else if (key == "axes") {
       require_value(item);
@@ -1634,8 +1856,13 @@ void Reader::read_sweep(const Item& it, Config& cfg) {
   for (const auto& a : cfg.sweep.axes) cells *= a.values.size();
   if (cells > kMaxSweepCells)
     fail(it, fmt::format("{} cells is more than the {} a sweep may have", cells, kMaxSweepCells));
-  if (cfg.sweep.draws_per_cell > UINT64_MAX / cells)
-    fail(it, "cells x draws_per_cell overflows a 64-bit count");
+  if (cfg.sweep.draws_per_cell > kMaxDraws / cells)
+    fail(it, fmt::format("{} cells x {} draws_per_cell is {} draws, more than the {} (2^47) a run "
+                         "may have",
+                         cells, cfg.sweep.draws_per_cell,
+                         format_number(static_cast<double>(cells) *
+                                       static_cast<double>(cfg.sweep.draws_per_cell)),
+                         kMaxDraws));
 }
 
 SweepAxis Reader::read_axis(const Item& ax) {
@@ -1896,6 +2123,64 @@ void Reader::check_combinations(const YAML::Node& root, Config& cfg) {
   if (cfg.histograms.enabled && cfg.histograms.fields.empty())
     for (int f = kNumParams; f < kNumFields; ++f) cfg.histograms.fields.push_back(f);
   if (!cfg.histograms.enabled) cfg.histograms.fields.clear();
+  if (check_memory_) check_state_size(root, cfg);
+}
+
+void Reader::check_state_size(const YAML::Node& root, const Config& cfg) {
+  const bool sweep = !cfg.sweep.axes.empty();
+  const std::uint64_t cells = sweep ? cfg.sweep.cells() : 1;
+  const std::uint64_t draws = sweep ? cfg.sweep.draws_per_cell : cfg.draws;
+  // Per segment: its Tally and, with analyses, its Extra (Extra::byte_size).
+  std::uint64_t extra = 0;
+  std::vector<std::string> parts;
+  const std::uint64_t hist_fields = cfg.histograms.enabled ? cfg.histograms.fields.size() : 0;
+  if (hist_fields > 0) {
+    extra += hist_fields * (static_cast<std::uint64_t>(cfg.histograms.bins) + 2) * 8;
+    parts.push_back(
+        fmt::format("histograms of {} fields x {} bins", hist_fields, cfg.histograms.bins));
+  }
+  if (!cfg.conditions.empty()) {
+    extra += cfg.conditions.size() * sizeof(Tally);
+    parts.push_back(fmt::format("{} conditions", cfg.conditions.size()));
+  }
+  if (!cfg.paths.empty()) {
+    extra += cfg.paths.size() * (sizeof(Moments) + 8) + 8;
+    parts.push_back(fmt::format("{} paths", cfg.paths.size()));
+  }
+  const std::uint64_t segment_bytes = sizeof(Tally) + extra;
+  const std::uint64_t segments = draws / kSegmentDraws + (draws % kSegmentDraws != 0 ? 1 : 0);
+  const std::uint64_t cell_bytes = segments * segment_bytes + (sweep ? kSweepCellBytes : 0);
+  // In double: cells x cell_bytes may pass 2^64 (2^24 cells of 2^21 segments).
+  const double total = static_cast<double>(cells) * static_cast<double>(cell_bytes);
+  if (total <= static_cast<double>(kMaxStateBytes)) return;
+
+  const std::string what =
+      parts.empty() ? std::string("its Tally")
+                    : fmt::format("its Tally ({} bytes) and {}", sizeof(Tally), join(parts, ", "));
+  const double gib = total / static_cast<double>(std::uint64_t{1} << 30);
+  YAML::Node key, value;
+  if (sweep) {
+    find_key(root, "sweep", key, value);
+    const std::uint64_t max_cells = kMaxStateBytes / cell_bytes;
+    fail(child(Item{root, "", root.Mark()}, key, value),
+         fmt::format("{} cells x {} draws_per_cell would keep about {:.3g} GiB in memory, more "
+                     "than the {} GiB a run may: each cell holds {} segment(s) of up to 2^26 "
+                     "draws at {} bytes each ({}) and {} bytes of its own state; at most {} "
+                     "cells fit at this draws_per_cell",
+                     cells, draws, gib, kMaxStateBytes >> 30, segments, segment_bytes, what,
+                     kSweepCellBytes, max_cells));
+  }
+  const std::uint64_t max_draws = kMaxStateBytes / segment_bytes * kSegmentDraws;
+  const Item at = find_key(root, "draws", key, value)
+                      ? child(Item{root, "", root.Mark()}, key, value)
+                      : Item{root, "draws", root.Mark()};
+  fail(at, fmt::format("{} draws would keep about {:.3g} GiB in memory, more than the {} GiB a "
+                       "run may: each segment of 2^26 draws holds {} bytes ({}) until the "
+                       "result is written; at most {} draws fit with this config{}",
+                       draws, gib, kMaxStateBytes >> 30, segment_bytes, what, max_draws,
+                       hist_fields > 0 ? " (fewer histogram bins or fields, or histograms: "
+                                         "false, allow more)"
+                                       : ""));
 }
 std::string analysis_yaml(const Config& cfg) {
   std::string out;
@@ -2007,9 +2292,11 @@ Override parse_override(const std::string& arg) {
   return ov;
 }
 
-Config parse_config_text(const std::string& yaml_text, const std::string& source_name,
-                         const std::vector<Override>& overrides) {
-  Reader reader(source_name);
+namespace {
+
+Config parse_config(const std::string& yaml_text, const std::string& source_name,
+                    const std::vector<Override>& overrides, bool check_memory) {
+  Reader reader(source_name, check_memory);
   std::vector<YAML::Node> docs;
   try {
     docs = YAML::LoadAll(yaml_text);
@@ -2036,22 +2323,39 @@ Config parse_config_text(const std::string& yaml_text, const std::string& source
   return reader.read(root);
 }
 
+}  // namespace
+
+// Without the memory check: this also reads back the configs stored in
+// result files (inspect, verify, merge), which their runs have used already.
+// load_config, which `run` and `validate` use, checks it.
+Config parse_config_text(const std::string& yaml_text, const std::string& source_name,
+                         const std::vector<Override>& overrides) {
+  return parse_config(yaml_text, source_name, overrides, false);
+}
+
 Config load_config(const std::string& path, const std::vector<Override>& overrides) {
   std::FILE* f = std::fopen(path.c_str(), "rb");
   if (!f) {
     throw InputError(fmt::format("{}: cannot open config file: {}", path, std::strerror(errno)));
   }
+  // At most one byte past the limit: a device such as /dev/zero never ends.
   std::string text;
   char buf[65536];
   std::size_t n = 0;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
+  while (text.size() <= kMaxConfigBytes &&
+         (n = std::fread(buf, 1, std::min(sizeof buf, kMaxConfigBytes + 1 - text.size()), f)) > 0)
+    text.append(buf, n);
   const bool bad = std::ferror(f) != 0;
   const int err = errno;
   std::fclose(f);
   if (bad) {
     throw InputError(fmt::format("{}: cannot read config file: {}", path, std::strerror(err)));
   }
-  return parse_config_text(text, path, overrides);
+  if (text.size() > kMaxConfigBytes) {
+    throw InputError(fmt::format("{}: config file too large (more than {} bytes, 1 MiB)", path,
+                                 kMaxConfigBytes));
+  }
+  return parse_config(text, path, overrides, true);
 }
 
 std::string effective_yaml(const Config& cfg) {

@@ -7,6 +7,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cfloat>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -379,15 +380,19 @@ TEST(ConfigErrors, DrawsSeedThreads) {
                   "draws: too large for float form (got '1e30'); above 2^53 write the integer in "
                   "plain digits");
   expect_error_at(1, "draws: 1e999", "1e999", "draws: too large for float form");
-  EXPECT_EQ(parse_config_text(with_line(1, "draws: 9007199254740992.0"), "x").draws,
-            9007199254740992u);
+  // The largest draws, in float form (without histograms, whose per-segment
+  // counters would not fit; see Limits.DrawsKeepTheirStateWithinFourGiB).
+  EXPECT_EQ(
+      parse_config_text(with_line(1, "draws: 1.40737488355328e14") + "histograms: false\n", "x")
+          .draws,
+      140737488355328u);
   expect_error_at(2, "seed: -1", "-1", "seed: must be an integer in [0, 2^64-1] (got -1)");
   expect_error_at(2, "seed: 18446744073709551616", "1844",
                   "seed: too large (got '18446744073709551616'; at most 18446744073709551615)");
   expect_error_at(2, "threads: -1", "-1", "threads: must be an integer >= 0 (0: all cores)");
   expect_error_at(2, "threads: 1.5", "1.5", "threads: must be a whole number");
   expect_error_at(2, "threads: 99999999999", "999",
-                  "threads: too large (got 99999999999; at most 2147483647)");
+                  "threads: too large (got 99999999999; at most 1024)");
 }
 
 TEST(ConfigErrors, EnumsListTheAllowedValues) {
@@ -665,7 +670,9 @@ TEST(EffectiveYaml, SpellsOutEveryKey) {
 
 TEST(EffectiveYaml, RoundTripsAwkwardValues) {
   Config cfg = parse_config_text(text_of(kBase), "x");
-  cfg.draws = UINT64_MAX;
+  cfg.draws = std::uint64_t{1} << 47;    // the most a run may have
+  cfg.histograms.explicitly_set = true;  // whose per-segment counters would not fit
+  cfg.histograms.enabled = false;
   cfg.seed = UINT64_MAX - 1;
   cfg.threads = 12;
   cfg.model = ModelMode::paper;
@@ -676,7 +683,7 @@ TEST(EffectiveYaml, RoundTripsAwkwardValues) {
       Dist{DistKind::truncnormal, -0.0, 5e-324, -8.9884656743115785e307, 8.9884656743115785e307};
   cfg.dist[S_A1] = Dist{DistKind::normal, 123456789.123456789, 2.2250738585072014e-308, 0, 0};
   cfg.dist[S_A2p] = Dist{DistKind::beta, 0.7, 1e5, 0.125, 0.875};
-  cfg.output_path = "dir with space/quote\"back\\slash:#x\tñ.h5";
+  cfg.output_path = "dir with space/quote\"back\\slash:#x ñ.h5";
   expect_round_trip(cfg);
   cfg.a2_is_gap = false;
   cfg.a2p_is_theta = false;
@@ -716,7 +723,7 @@ TEST(EffectiveYaml, RoundTripsPaths) {
           "     theta_success: 1, theta_failure: {dist: uniform, low: 0, high: 0.1}}\n",
       "x");
   cfg.paths[0].cost = Dist{DistKind::lognormal, 1.0 / 3.0, 1e-300, 0, 0};
-  cfg.paths[1].p_success = Dist{DistKind::truncnormal, -0.0, 5e-324, 0.125, 0.875};
+  cfg.paths[1].p_success = Dist{DistKind::truncnormal, -0.0, 5e-324, -0.0, 0.875};
   expect_round_trip(cfg);
   const Config back = parse_config_text(effective_yaml(cfg), "effective");
   ASSERT_EQ(back.paths.size(), 2u);
@@ -794,6 +801,323 @@ TEST(BundledConfigs, DocExamplesValidate) {
     }
   }
   EXPECT_GE(blocks, 1);
+}
+
+// ---- limits (docs/config.md, "Limits") ---------------------------------------------------
+
+TEST(Limits, ThreadsAtMost1024) {
+  EXPECT_EQ(parse_config_text(with_line(2, "threads: 1024"), "x").threads, 1024);
+  expect_error_at(2, "threads: 1025", "1025", "threads: too large (got 1025; at most 1024)");
+  expect_error_at(2, "threads: 2147483647", "2147483647",
+                  "threads: too large (got 2147483647; at most 1024)");
+  const std::string base = text_of(kBase);
+  EXPECT_EQ(error_of(base, {Override("threads", "1e9", "--threads")}),
+            "--threads: too large (got 1e9; at most 1024)");
+  EXPECT_EQ(error_of(base, {{"threads", "100000"}}),
+            "--set threads: too large (got 100000; at most 1024)");
+}
+
+TEST(Limits, TruncnormalFarInATailIsRefused) {
+  // The audit's cases: sampled as uniform before, as Phi underflows there.
+  expect_error_at(6, "  c: {dist: truncnormal, mean: 0, sd: 1, low: 40, high: 41}", "{",
+                  "parameters.c: the interval [40, 41] lies 40 sd above the mean; truncnormal "
+                  "samples intervals within 37 sd of the mean (the normal CDF underflows "
+                  "beyond)");
+  expect_error_at(6, "  c: {dist: truncnormal, mean: 0, sd: 1, low: -1e6, high: -50}", "{",
+                  "parameters.c: the interval [-1000000, -50] lies 50 sd below the mean");
+  expect_error_at(6, "  c: {dist: truncnormal, mean: 0, sd: 1, low: 40, high: 1e12}", "{",
+                  "parameters.c: the interval [40, 1000000000000] lies 40 sd above the mean");
+  expect_error_at(6, "  c: {dist: truncnormal, mean: 2, sd: 0.5, low: 21, high: 22}", "{",
+                  "parameters.c: the interval [21, 22] lies 38 sd above the mean");
+  // Just beyond the limit: the distance is not rounded to 37.
+  expect_error_at(6, "  c: {dist: truncnormal, mean: 0, sd: 1, low: 37.000001, high: 38}", "{",
+                  "parameters.c: the interval [37.000001, 38] lies 37.000001 sd above");
+  // At the limit, within it, or around the mean: accepted, and the sampler's
+  // Phi at the interval's reflected upper end is a normal double.
+  for (const char* ok : {"  c: {dist: truncnormal, mean: 0, sd: 1, low: 37, high: 38}",
+                         "  c: {dist: truncnormal, mean: 0, sd: 1, low: -38, high: -37}",
+                         "  c: {dist: truncnormal, mean: 1, sd: 2, low: -73, high: -71}",
+                         "  c: {dist: truncnormal, mean: 0, sd: 1, low: -1e300, high: 1e300}",
+                         "  c: {dist: truncnormal, mean: 5, sd: 1e-300, low: 4, high: 6}"}) {
+    SCOPED_TRACE(ok);
+    const Config cfg = parse_config_text(with_line(6, ok), "x");
+    const Dist d = prepared(cfg.dist[S_c]);
+    EXPECT_GE(d.d1, DBL_MIN);
+    EXPECT_LT(d.d0, d.d1);
+  }
+  // theta, p_success and path costs go through the same check.
+  expect_error_at(9, "  theta: {dist: truncnormal, mean: 0.5, sd: 0.001, low: 0.9, high: 1}", "{",
+                  "parameters.theta: the interval [0.9, 1] lies 400 sd above the mean");
+  EXPECT_HAS(
+      error_of(text_of(kBase) +
+               "paths:\n  - {name: p, cost: 0.1, theta_success: 0.5,\n"
+               "     p_success: {dist: truncnormal, mean: 0, sd: 0.01, low: 0.5, high: 1}}\n"),
+      "x.yaml:14:17: paths.0.p_success: the interval [0.5, 1] lies 50 sd above the mean");
+  EXPECT_HAS(
+      error_of(text_of(kBase),
+               {{"parameters.a", "{dist: truncnormal, mean: 0, sd: 1, low: -41, high: -40}"}}),
+      "--set parameters.a: the interval [-41, -40] lies 40 sd below the mean");
+}
+
+TEST(Overrides, OnlyTheNullSpellingsDelete) {
+  const std::string base = text_of(kBase);
+  for (const char* v : {"~", "null", "Null", "NULL", " ~ "}) {
+    EXPECT_EQ(parse_config_text(base, "x", {{"draws", v}}).draws, Config{}.draws) << v;
+  }
+  // Text YAML reads as null but that is no null spelling: as empty as nothing.
+  for (const char* v : {"#5", " # 5", "---", "...", "!!null", "~ # five", "%YAML 1.2"}) {
+    EXPECT_HAS(error_of(base, {{"draws", v}}), "--set draws: empty value") << v;
+  }
+  EXPECT_EQ(error_of(base, {{"output.path", "#out.h5"}}),
+            "--set output.path: empty value ('#out.h5' reads as no value in YAML; only '~', "
+            "'null', 'Null' or 'NULL' deletes the key, and '\"\"' is an empty string)");
+  // A command-line option sets its key: it never deletes it.
+  EXPECT_EQ(error_of(base, {Override("draws", "null", "--draws")}),
+            "--draws: expected a value, got 'null', which YAML reads as null (an option cannot "
+            "remove a key; --set can)");
+  EXPECT_HAS(error_of(base, {Override("seed", "~", "--seed")}), "--seed: expected a value");
+  EXPECT_HAS(error_of(base, {Override("model", "#10", "--model")}), "--model: expected a value");
+  EXPECT_EQ(error_of(base, {Override("threads", " ", "--threads")}), "--threads: empty value");
+}
+
+TEST(Overrides, ListElementsNameTheOverride) {
+  const std::string base = text_of(kBase);
+  EXPECT_EQ(error_of(base, {{"conditions", "[nope]"}}),
+            "--set conditions: conditions[0]: unknown event 'nope'");
+  EXPECT_EQ(error_of(base, {{"conditions", "[leader_gains, leader_gains]"}}),
+            "--set conditions: conditions[1]: event 'leader_gains' is listed twice");
+  EXPECT_EQ(error_of(base, {{"histograms.fields", "[pi12, nope]"}}),
+            "--set histograms.fields: histograms.fields[1]: unknown field 'nope'");
+  EXPECT_HAS(error_of(base, {{"sensitivity.outputs", "[zz]"}, {"sensitivity.base_draws", "100"}}),
+             "--set sensitivity.outputs: sensitivity.outputs[0]: unknown output 'zz'");
+  EXPECT_HAS(error_of(base, {{"output.fields", "[zz]"}, {"output.draws", "all"}}),
+             "--set output.fields: output.fields[0]: unknown field 'zz'");
+  EXPECT_HAS(
+      error_of(base, {{"sweep.axes", "[{param: zz, values: [1]}]"}, {"sweep.draws_per_cell", "5"}}),
+      "--set sweep.axes: sweep.axes[0].param: must be one of");
+  // The same list in the file keeps its file position.
+  EXPECT_HAS(error_of(base + "conditions: [leader_gains, nope]\n"),
+             "x.yaml:12:28: conditions[1]: unknown event 'nope'");
+}
+
+TEST(Overrides, AnAliasedMapKeepsItsFilePosition) {
+  const std::string text =
+      "draws: 5\nparameters:\n  a: &u {dist: uniform, low: 8, high: 12}\n  b: 1\n  c: *u\n"
+      "  A1: 1\n  A2: 2\n  A2p: 1.5\n";
+  // The copy the override edits has no position of its own (yaml-cpp says 1:1).
+  EXPECT_EQ(error_of(text, {{"parameters.c.low", "13"}}),
+            "x.yaml:3:6: parameters.c: low (13) must be < high (12) (after --set "
+            "parameters.c.low=13)");
+  // (At the value of the key: the copy cannot tell a key's position from its value's.)
+  EXPECT_HAS(error_of(text, {{"parameters.c.dist", "normal"}}),
+             "x.yaml:3:30: parameters.c: unknown key 'low' for a normal distribution");
+  EXPECT_EQ(error_of(text, {{"parameters.c.sd", "1"}}),
+            "--set parameters.c.sd: parameters.c: unknown key 'sd' for a uniform distribution (it "
+            "takes low, high)");
+  // Replaced whole, then set again below: a map of the override's, no file position.
+  EXPECT_EQ(
+      error_of(text, {{"parameters.c.low", "9"}, {"parameters.c", "~"}, {"parameters.c.low", "9"}}),
+      "--set parameters.c.low: parameters.c: missing 'dist' (one of fixed, uniform, normal, "
+      "truncnormal, lognormal, triangular, beta)");
+  // An aliased sweep axis list: its elements' positions too.
+  const std::string sweep = text_of(kBase) +
+                            "sweep: &s {axes: [{param: a, values: [1, 2]}], draws_per_cell: 5}\n"
+                            "x_unused: *s\n";
+  EXPECT_HAS(error_of(sweep, {{"sweep.draws_per_cell", "6"}}), "x.yaml:13:1: unknown key");
+}
+
+// Aliases of aliases: 10^9 nodes when expanded, a few hundred bytes of text.
+std::string laughs(int levels) {
+  std::string t = "l0: &l0 [x, x, x, x, x, x, x, x, x, x]\n";
+  for (int i = 1; i < levels; ++i) {
+    t += "l" + std::to_string(i) + ": &l" + std::to_string(i) + " [";
+    for (int j = 0; j < 10; ++j) t += (j ? ", *l" : "*l") + std::to_string(i - 1);
+    t += "]\n";
+  }
+  return t;
+}
+
+TEST(ConfigErrors, AliasesOfAliasesAreWalkedOnce) {
+  // Each of these took longer than the age of the universe (10^9 nodes) before.
+  EXPECT_HAS(error_of(laughs(10) + text_of(kBase)), "x.yaml:1:1: unknown key 'l0'");
+  EXPECT_HAS(error_of(text_of(kBase) + laughs(10)), "x.yaml:12:1: unknown key 'l0'");
+  // An override into an aliased map counts the map's uses over the whole tree.
+  const std::string text =
+      "parameters:\n  a: &u {dist: uniform, low: 8, high: 12}\n  b: 1\n  c: *u\n  A1: 1\n"
+      "  A2: 2\n  A2p: 1.5\n" +
+      laughs(10);
+  EXPECT_HAS(error_of(text, {{"parameters.c.low", "9"}}), "x.yaml:8:1: unknown key 'l0'");
+  // Inside a key that is read: refused at its first element.
+  EXPECT_HAS(error_of(laughs(10) + text_of(kBase) + "conditions: *l9\n"), "unknown key 'l0'");
+  // A node that contains itself is still refused.
+  EXPECT_HAS(error_of("draws: &x [*x]\n"), "x.yaml:1:8: draws: nested too deeply");
+  EXPECT_HAS(error_of("parameters: &p {a: *p}\n"), "parameters.a: nested too deeply");
+}
+
+TEST(ConfigErrors, ConfigFileSizeIsCapped) {
+  const fs::path f =
+      fs::temp_directory_path() / ("spillmc_big_" + std::to_string(getpid()) + ".yaml");
+  std::string text = text_of(kBase);
+  const std::size_t cap = std::size_t{1} << 20;
+  text += "#" + std::string(cap - text.size() - 2, ' ') + "\n";
+  ASSERT_EQ(text.size(), cap);
+  std::ofstream(f, std::ios::binary) << text;
+  EXPECT_EQ(load_config(f.string()).draws, 100u);  // exactly 1 MiB: fine
+  std::ofstream(f, std::ios::binary | std::ios::app) << "\n";
+  try {
+    load_config(f.string());
+    ADD_FAILURE() << "a file of 1 MiB + 1 byte was read";
+  } catch (const InputError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              f.string() + ": config file too large (more than 1048576 bytes, 1 MiB)");
+    EXPECT_EQ(e.exit_code(), kExitBadInput);
+  }
+  fs::remove(f);
+  // A device that never ends is read only up to the limit.
+  if (fs::exists("/dev/zero")) {
+    try {
+      load_config("/dev/zero");
+      ADD_FAILURE() << "/dev/zero was read";
+    } catch (const InputError& e) {
+      EXPECT_HAS(std::string(e.what()), "/dev/zero: config file too large");
+    }
+  }
+}
+
+TEST(ConfigErrors, FilePathsWithControlCharacters) {
+  expect_error_at(11, "  path: \"out/a\\0b.h5\"", "\"",
+                  "output.path: must not contain control characters such as NUL (got "
+                  "\"out/a\\x00b.h5\")");
+  expect_error_at(11, "  path: \"out/a\\nb.h5\"", "\"",
+                  "output.path: must not contain control characters such as \\x0a");
+  expect_error_at(11, "  path: \"out/a\\tb.h5\"", "\"",
+                  "output.path: must not contain control characters such as \\x09");
+  expect_error_at(11, "  path: \"out/\\x7f.h5\"", "\"",
+                  "output.path: must not contain control characters such as \\x7f");
+  const std::string base = text_of(kBase);
+  EXPECT_EQ(error_of(base, {Override("output.path", "\"a\\nb.h5\"", "-o")}),
+            "-o: output.path: must not contain control characters such as \\x0a (got "
+            "\"a\\x0ab.h5\")");
+  EXPECT_HAS(error_of(base, {{"checkpoint", "{every: 60, path: \"c\\0.ckpt\"}"}}),
+             "--set checkpoint: checkpoint.path: must not contain control characters such as NUL");
+  // Other odd characters are fine.
+  EXPECT_EQ(parse_config_text(with_line(11, "  path: \"a b/#\\u00f1\\u2028.h5\""), "x").output_path,
+            "a b/#\xc3\xb1\xe2\x80\xa8.h5");
+}
+
+// load_config on `text` in a file x.yaml (messages name it so): the memory
+// limit is checked there, for `run` and `validate`, not for stored configs.
+std::string load_text_error(const std::string& text, const std::vector<Override>& ov = {}) {
+  const fs::path dir = fs::temp_directory_path() / ("spillmc_mem_" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  std::ofstream(dir / "x.yaml") << text;
+  std::string msg;
+  try {
+    load_config((dir / "x.yaml").string(), ov);
+    ADD_FAILURE() << "accepted:\n" << text;
+  } catch (const InputError& e) {
+    EXPECT_EQ(e.exit_code(), kExitBadInput);
+    msg = e.what();
+  }
+  fs::remove_all(dir);
+  const std::string prefix = (dir / "").string();
+  return msg.rfind(prefix, 0) == 0 ? msg.substr(prefix.size()) : msg;
+}
+
+void expect_loads(const std::string& text, const std::vector<Override>& ov = {}) {
+  const fs::path f =
+      fs::temp_directory_path() / ("spillmc_mem_ok_" + std::to_string(getpid()) + ".yaml");
+  std::ofstream(f) << text;
+  EXPECT_NO_THROW(load_config(f.string(), ov)) << text;
+  fs::remove(f);
+}
+
+TEST(Limits, DrawsKeepTheirStateWithinFourGiB) {
+  const std::string no_hist = "histograms: false\n";
+  // 2^47 draws: 2^21 segments of 2^26, one Tally each, within 4 GiB.
+  EXPECT_EQ(parse_config_text(with_line(1, "draws: 140737488355328") + no_hist, "x").draws,
+            std::uint64_t{1} << 47);
+  EXPECT_HAS(error_of(with_line(1, "draws: 140737488355329") + no_hist),
+             "x.yaml:1:8: draws: too large (got 140737488355329; at most 140737488355328)");
+  EXPECT_HAS(error_of(with_line(1, "draws: 18446744073709551615") + no_hist),
+             "draws: too large (got 18446744073709551615; at most 140737488355328)");
+  EXPECT_EQ(error_of(text_of(kBase) + no_hist, {Override("draws", "2e15", "--draws")}),
+            "--draws: too large (got 2e15; at most 140737488355328)");
+  // Histograms keep their counters per segment too: 19 fields x 1002 here.
+  const std::string msg = load_text_error(with_line(1, "draws: 1e13"));
+  EXPECT_EQ(msg.rfind("x.yaml:1:8: draws: 10000000000000 draws would keep about 21.3 GiB in "
+                      "memory, more than the 4 GiB a run may: each segment of 2^26 draws holds "
+                      "153672 bytes (its Tally (1368 bytes) and histograms of 19 fields x 1000 "
+                      "bins) until the result is written; at most 1875558531072 draws fit with "
+                      "this config (fewer histogram bins or fields, or histograms: false, allow "
+                      "more)",
+                      0),
+            0u)
+      << msg;
+  expect_loads(with_line(1, "draws: 1875558531072"));
+  EXPECT_HAS(load_text_error(with_line(1, "draws: 1875558531073")),
+             "at most 1875558531072 draws fit");
+  expect_loads(with_line(1, "draws: 1e13") + no_hist);
+  EXPECT_EQ(load_text_error(text_of(kBase), {Override("draws", "1e13", "--draws")})
+                .rfind("--draws: 10000000000000 draws would keep about 21.3 GiB", 0),
+            0u);
+  // Conditions and paths count too.
+  const std::string cond = load_text_error(with_line(1, "draws: 140737488355328") + no_hist +
+                                           "conditions: [leader_gains, not_follower_active]\n");
+  EXPECT_HAS(cond, "x.yaml:1:8: draws: 140737488355328 draws would keep about 8.02 GiB");
+  EXPECT_HAS(cond, "holds 4104 bytes (its Tally (1368 bytes) and 2 conditions)");
+  // A config stored in a result file is read back whatever its run needed.
+  EXPECT_EQ(parse_config_text(with_line(1, "draws: 1e13"), "x").draws, 10000000000000u);
+  // A sweep: cells x draws_per_cell at most 2^47 as well.
+  const std::string sweep =
+      text_of(kBase) + "sweep: {axes: [{param: a, linspace: [8, 12, 4]}], draws_per_cell: 1}\n";
+  EXPECT_EQ(error_of(sweep, {{"sweep.draws_per_cell", "140737488355328"}}),
+            "x.yaml:12:8: sweep: 4 cells x 140737488355328 draws_per_cell is 562949953421312 "
+            "draws, more than the 140737488355328 (2^47) a run may have (after --set "
+            "sweep.draws_per_cell=140737488355328)");
+  EXPECT_HAS(error_of(sweep, {{"sweep.draws_per_cell", "140737488355329"}}),
+             "--set sweep.draws_per_cell: too large (got 140737488355329; at most "
+             "140737488355328)");
+}
+
+TEST(Limits, SweepMemoryIsEstimatedAndCapped) {
+  const std::string base = text_of(kBase);
+  auto sweep = [](int n, const char* dpc) {
+    return "{axes: [{param: a, linspace: [8, 12, " + std::to_string(n) +
+           "]}, {param: c, linspace: [1, 3, " + std::to_string(n) + "]}], draws_per_cell: " + dpc +
+           "}";
+  };
+  // 512 x 512 cells: about 2.4 GB measured; 4096 x 4096: about 150 GB.
+  expect_loads(base, {{"sweep", sweep(512, "1")}});
+  EXPECT_EQ(load_text_error(base, {{"sweep", sweep(4096, "1")}}),
+            "--set sweep: 16777216 cells x 1 draws_per_cell would keep about 149 GiB in memory, "
+            "more than the 4 GiB a run may: each cell holds 1 segment(s) of up to 2^26 draws at "
+            "1368 bytes each (its Tally) and 8192 bytes of its own state; at most 449264 cells "
+            "fit at this draws_per_cell");
+  // More draws per cell: more segments per cell.
+  expect_loads(base, {{"sweep", sweep(670, "1")}});
+  EXPECT_HAS(load_text_error(base, {{"sweep", sweep(670, "67108865")}}),
+             "--set sweep: 448900 cells x 67108865 draws_per_cell would keep about 4.57 GiB in "
+             "memory, more than the 4 GiB a run may: each cell holds 2 segment(s)");
+  // In the file: the sweep key's position.
+  EXPECT_HAS(load_text_error(base + "sweep: " + sweep(1024, "1") + "\n"),
+             "x.yaml:12:8: sweep: 1048576 cells x 1 draws_per_cell would keep about 9.34 GiB");
+  // A stored config is read back (inspect, verify, merge of an earlier run's file).
+  EXPECT_EQ(parse_config_text(base, "x", {{"sweep", sweep(4096, "1")}}).sweep.cells(), 16777216u);
+}
+
+TEST(Limits, SensitivityBaseDrawsAtMost2To50) {
+  const std::string sens = text_of(kBase) + "sensitivity: {outputs: [pi12], base_draws: 2}\n";
+  EXPECT_EQ(parse_config_text(sens, "x", {{"sensitivity.base_draws", "1125899906842624"}})
+                .sensitivity.base_draws,
+            std::uint64_t{1} << 50);
+  EXPECT_EQ(error_of(sens, {{"sensitivity.base_draws", "18446744073709551615"}}),
+            "--set sensitivity.base_draws: too large (got 18446744073709551615; at most "
+            "1125899906842624)");
+  EXPECT_HAS(
+      error_of(text_of(kBase) + "sensitivity: {outputs: [pi12], base_draws: 1125899906842625}\n"),
+      "x.yaml:12:44: sensitivity.base_draws: too large (got 1125899906842625; at most "
+      "1125899906842624)");
 }
 
 // ---- small pieces ------------------------------------------------------------------------
