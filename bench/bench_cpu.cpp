@@ -6,7 +6,7 @@
 //   rng                    the Philox4x32-10 calls and uniform conversion of sample_params
 //   sample_params          rng + the inverse CDFs (distributions.hpp)
 //   beta/alpha:A/beta:B/gamma:M   beta's sampler alone: order statistic (M = 0) or gamma ratio
-//   evaluate_model         check_params + evaluate_model + outputs_finite on pre-sampled params
+//   evaluate_model         check_params + evaluate_model + outputs_in_range on pre-sampled params
 //   evaluate_draw          sample_params + the model (what one draw costs before tallying)
 //   accumulate_block       one block of kBlockDraws draws, tallied (evaluate_draw + tally_draw)
 //   accumulate_block_batched/isa:N   the same block on the batched SIMD path, per variant
@@ -188,7 +188,7 @@ void BM_evaluate_model(benchmark::State& state) {
       int reason = spillmc::check_params(p);
       if (reason < 0) {
         spillmc::evaluate_model(p, spec.mode, o);
-        reason = spillmc::outputs_finite(o) ? -1 : spillmc::I_nonfinite_output;
+        reason = spillmc::outputs_in_range(o) ? -1 : spillmc::I_nonfinite_output;
       }
       benchmark::DoNotOptimize(reason);
       benchmark::DoNotOptimize(o);

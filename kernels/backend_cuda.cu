@@ -356,7 +356,8 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
   const DrawSpec& spec = block_spec<kTable>(spec_arg, s_spec);
 
   // The shared function, so that the shifts are those of the CPU reference.
-  // Usually it stops at the first draw; at worst it scans kShiftScan draws.
+  // Usually it stops at the first draw. It scans further only while draws are
+  // invalid or leave A2_crit undefined (docs/cuda.md: the other threads wait).
   // Writing straight to shared memory matters: a register copy of the 25
   // shifts next to a live Outcome set the kernel's peak (161 vs 112 registers).
   if (tid == 0) block_shift(spec, first, len, s_shift);

@@ -1,7 +1,7 @@
 // Batched CPU evaluation (cpu_batch.hpp). W consecutive draws are computed
 // together in arrays over lanes; every lane loop is plain arithmetic that the
 // compiler vectorizes, and the few steps that need libm (normal tails, exp,
-// pow, the gamma sampler's rare rejections, the copula's Phi) call the scalar code of
+// log, the gamma sampler's rare rejections, the copula's Phi) call the scalar code of
 // distributions.hpp for just the lanes concerned, so that each draw gets the
 // bits evaluate_draw gives it. Three copies are compiled (baseline x86-64,
 // x86-64-v3, x86-64-v4) and picked at run time; no FMA contraction anywhere
@@ -116,14 +116,13 @@ SPILLMC_AI void normal_quantile_lanes(const double p[W], double z[W]) {
   }
 }
 
-// gamma_variate over lanes. The first Marsaglia-Tsang candidate is tried for
+// gamma_variate (x of x e^l) over lanes. The first Marsaglia-Tsang candidate is tried for
 // every lane at once; lanes that reject it (about 2 % for shape 2) are
 // recomputed by the scalar sampler, which starts from the same counters and
 // so reaches the same decisions.
 SPILLMC_AI void gamma_lanes(double shape, const DrawSpec& spec, u64 first, u32 param, u32 sub,
                             double x[W]) {
-  const bool boost = shape < 1.0;
-  const double k = boost ? shape + 1.0 : shape;
+  const double k = gamma_boosted(shape) ? shape + 1.0 : shape;
   const double d = k - 1.0 / 3.0;
   const double c = 1.0 / std::sqrt(9.0 * d);
   double u1[W], u2[W], z[W];
@@ -145,13 +144,6 @@ SPILLMC_AI void gamma_lanes(double shape, const DrawSpec& spec, u64 first, u32 p
   for (int j = 0; j < W; ++j)
     if (ok[j] == 0)
       ok[j] = std::log(u2[j]) < 0.5 * z2[j] + d - d * v[j] + d * std::log(v[j]) ? 1 : 2;
-  if (boost) {
-    double ub[W], unused[W];
-    uniform2_lanes(spec, first, extra_slot(param, sub, 0xffffu), ub, unused);
-    const double inv = 1.0 / shape;
-    for (int j = 0; j < W; ++j)
-      if (ok[j] == 1) x[j] *= std::pow(ub[j], inv);
-  }
   for (int j = 0; j < W; ++j)
     if (ok[j] != 1) {
       const DrawRng rng{spec.seed, first + static_cast<u64>(j), spec.stream};
@@ -251,11 +243,20 @@ SPILLMC_AI void sample_lanes(const Dist& dist, const double u[W], const DrawSpec
       if (beta_by_order_statistic(dist)) {
         beta_order_lanes(dist, u, spec, first, param, r);
       } else {
+        // beta_gamma_ratio over lanes.
         double g0[W], g1[W];
         gamma_lanes(dist.p0, spec, first, param, 0, g0);
         gamma_lanes(dist.p1, spec, first, param, 1, g1);
-        SPILLMC_LANES
-        for (int j = 0; j < W; ++j) r[j] = g0[j] / (g0[j] + g1[j]);
+        const bool boosted = gamma_boosted(dist.p0) || gamma_boosted(dist.p1);
+        double l0[W] = {}, l1[W] = {};
+        if (boosted) {
+          double ub[W], unused[W];
+          uniform2_lanes(spec, first, gamma_boost_slot(param, 0), ub, unused);
+          for (int j = 0; j < W; ++j) l0[j] = gamma_boost_log(dist.p0, ub[j]);
+          uniform2_lanes(spec, first, gamma_boost_slot(param, 1), ub, unused);
+          for (int j = 0; j < W; ++j) l1[j] = gamma_boost_log(dist.p1, ub[j]);
+        }
+        for (int j = 0; j < W; ++j) r[j] = gamma_ratio(g0[j], l0[j], g1[j], l1[j], boosted);
       }
       const double lo = dist.p2, width = dist.p3 - dist.p2;
       SPILLMC_LANES
@@ -337,126 +338,51 @@ struct Chunk {
   i64 event[kNumEvents][W];
 };
 
-// stackelberg_regime as a chain of selects (later ones take precedence), which
-// the vectorizer's if-conversion handles where nested conditionals defeat it.
-SPILLMC_AI i64 regime_of(double m1, double m2) {
-  const double two_m1 = 2.0 * m1;
-  i64 inner = R_leader_monopoly;
-  inner = m1 < 2.0 * m2 ? i64{R_limit_output} : inner;
-  inner = two_m1 < 3.0 * m2 ? i64{R_both_active} : inner;
-  inner = two_m1 <= m2 ? i64{R_follower_monopoly} : inner;
-  const i64 outer = m1 > 0.0 ? R_leader_monopoly : R_nobody;
-  return m2 > 0.0 ? inner : outer;
-}
-
-struct Game {
-  double q1, q2, pi1, pi2;
-  i64 regime;
+// Lane j of a Chunk with Outcome's members, for evaluate_model to write into.
+struct LaneOutcome {
+  template <class T>
+  struct Column {
+    T (*rows)[W];
+    int j;
+    T& operator[](int row) const { return rows[row][j]; }
+  };
+  Column<double> v;
+  Column<i64> event;
+  i64 &regime2, &regime_up, &a2crit_defined;
 };
 
-// stackelberg_constrained / stackelberg_paper, same operations in the same order.
+// evaluate_model and check_params for lane j of c: the shared model.hpp,
+// written as select chains so that model_lanes' loop vectorizes.
 template <bool Paper>
-SPILLMC_AI Game game(double m1, double m2, double b) {
-  const i64 r = regime_of(m1, m2);
-  const double l = 2.0 * m1 - m2;
-  const double f = 3.0 * m2 - 2.0 * m1;
-  Game g;
-  g.regime = r;
-  if (Paper) {
-    g.q1 = l / (2.0 * b);
-    g.q2 = f / (4.0 * b);
-    g.pi1 = l * l / (8.0 * b);
-    g.pi2 = f * f / (16.0 * b);
-  } else {
-    const bool r0 = r == R_both_active, r1 = r == R_limit_output;
-    const bool r2 = r == R_leader_monopoly, r3 = r == R_follower_monopoly;
-    // One regime holds, so the order of these selects does not matter.
-    double q1 = 0.0, q2 = 0.0, pi1 = 0.0, pi2 = 0.0;
-    q1 = r2 ? 0.5 * m1 : q1;
-    q1 = r1 ? m2 : q1;
-    q1 = r0 ? 0.5 * l : q1;
-    q2 = r3 ? 0.5 * m2 : q2;
-    q2 = r0 ? 0.25 * f : q2;
-    pi1 = r2 ? 0.25 * (m1 * m1) : pi1;
-    pi1 = r1 ? (m1 - m2) * m2 : pi1;
-    pi1 = r0 ? 0.125 * (l * l) : pi1;
-    pi2 = r3 ? 0.25 * (m2 * m2) : pi2;
-    pi2 = r0 ? 0.0625 * (f * f) : pi2;
-    g.q1 = q1 / b;
-    g.q2 = q2 / b;
-    g.pi1 = pi1 / b;
-    g.pi2 = pi2 / b;
-  }
-  return g;
+SPILLMC_AI void model_lane(Chunk& c, int j) {
+  const Params p{c.v[F_a][j], c.v[F_b][j], c.v[F_c][j], c.v[F_A1][j], c.v[F_A2][j], c.v[F_A2p][j]};
+  LaneOutcome o{{c.v, j}, {c.event, j}, c.regime2[j], c.regime_up[j], c.crit[j]};
+  evaluate_model(p, Paper ? ModelMode::paper : ModelMode::constrained, o);
+  c.reason[j] = check_params(p);
 }
 
-// evaluate_model, check_params and outputs_finite over lanes.
+// evaluate_model and its classification (evaluate_params) over lanes. Every
+// lane is evaluated; an invalid one's values are ignored.
 template <bool Paper>
 SPILLMC_AI void model_lanes(Chunk& c) {
+  // The body is a function so that p and o, passed by reference, are its
+  // locals: `omp simd` would turn the loop's own into per-lane arrays of
+  // structs, which GCC does not vectorize.
   SPILLMC_LANES
-  for (int j = 0; j < W; ++j) {
-    const double a = c.v[F_a][j], b = c.v[F_b][j], cost = c.v[F_c][j];
-    const double A1 = c.v[F_A1][j], A2 = c.v[F_A2][j], A2p = c.v[F_A2p][j];
-    const double d = a - cost;
-    const double m11 = d + A1;
-    const double q11 = (Paper || m11 > 0.0 ? m11 : 0.0) / (2.0 * b);
-    const double pi11 = Paper ? m11 * m11 / (4.0 * b) : b * q11 * q11;
-    c.v[F_q11][j] = q11;
-    c.v[F_p11][j] = a - b * q11 + A1;
-    c.v[F_pi11][j] = pi11;
-
-    const double m1 = d + A2;
-    const Game s = game<Paper>(m1, m11, b);
-    const Game up = game<Paper>(m1, d + A2p, b);
-    const double Q = s.q1 + s.q2;
-    c.v[F_q12][j] = s.q1;
-    c.v[F_q22][j] = s.q2;
-    c.v[F_p12][j] = a - b * Q + A2;
-    c.v[F_p22][j] = a - b * Q + A1;
-    c.v[F_pi12][j] = s.pi1;
-    c.v[F_pi22][j] = s.pi2;
-    const double Qu = up.q1 + up.q2;
-    c.v[F_q12_up][j] = up.q1;
-    c.v[F_q22_up][j] = up.q2;
-    c.v[F_p12_up][j] = a - b * Qu + A2;
-    c.v[F_p22_up][j] = a - b * Qu + A2p;
-    c.v[F_pi12_up][j] = up.pi1;
-    c.v[F_pi22_up][j] = up.pi2;
-    const double gain = up.pi2 - s.pi2;
-    c.v[F_upgrade_gain][j] = gain;
-    c.v[F_leader_loss_up][j] = s.pi1 - up.pi1;
-    c.v[F_A2p_entry][j] = (2.0 * A2 - d) / 3.0;
-    c.v[F_A2_crit][j] = a2_critical(d, A1);
-    c.crit[j] = m11 > 0.0 ? 1 : 0;
-
-    c.regime2[j] = s.regime;
-    c.regime_up[j] = up.regime;
-    c.event[E_leader_gains][j] = s.pi1 >= pi11 ? 1 : 0;
-    c.event[E_spillover_condition][j] = 3.0 * A1 > 2.0 * A2 ? 1 : 0;
-    c.event[E_follower_active][j] = s.q2 > 0.0 ? 1 : 0;
-    c.event[E_follower_active_up][j] = up.q2 > 0.0 ? 1 : 0;
-    c.event[E_upgrade_gain_positive][j] = gain > 0.0 ? 1 : 0;
-
-    // x - x is 0 for finite x, NaN otherwise (is_finite), summed without branches.
-    const double par = (a - a) + (b - b) + (cost - cost) + (A1 - A1) + (A2 - A2) + (A2p - A2p);
-    const bool finite_params = par == 0.0;
-    // NaN iff an output is not finite, as in outputs_finite (whose order of
-    // summation cannot matter: the terms are zeros or NaN). Written out so
-    // that the lane loop stays a single vectorizable body.
-    double probe = 0.0;
-    probe += q11 * 0.0 + pi11 * 0.0 + c.v[F_p11][j] * 0.0;
-    probe += s.q1 * 0.0 + s.q2 * 0.0 + s.pi1 * 0.0 + s.pi2 * 0.0;
-    probe += c.v[F_p12][j] * 0.0 + c.v[F_p22][j] * 0.0;
-    probe += up.q1 * 0.0 + up.q2 * 0.0 + up.pi1 * 0.0 + up.pi2 * 0.0;
-    probe += c.v[F_p12_up][j] * 0.0 + c.v[F_p22_up][j] * 0.0;
-    probe += gain * 0.0 + c.v[F_leader_loss_up][j] * 0.0;
-    probe += c.v[F_A2p_entry][j] * 0.0 + c.v[F_A2_crit][j] * 0.0;
-    i64 reason = I_nonfinite_output;
-    reason = probe == 0.0 ? -1 : reason;
-    reason = b > 0.0 ? reason : i64{I_b_nonpositive};
-    reason = finite_params ? reason : i64{I_nonfinite_parameter};
-    c.reason[j] = reason;
+  for (int j = 0; j < W; ++j) model_lane<Paper>(c, j);
+  // outputs_in_range, by field then lane: its loop over fields inside the lane
+  // loop would stop that vectorizing.
+  // Integer ands, not &&: short-circuits kept GCC from vectorizing these.
+  i64 in[W];
+  SPILLMC_LANES
+  for (int j = 0; j < W; ++j) in[j] = (c.crit[j] == 0) | i64{in_range(c.v[F_A2_crit][j])};
+  for (int f = kNumParams; f < kNumAlwaysFields; ++f) {
+    SPILLMC_LANES
+    for (int j = 0; j < W; ++j) in[j] &= i64{in_range(c.v[f][j])};
   }
+  SPILLMC_LANES
+  for (int j = 0; j < W; ++j)
+    c.reason[j] = c.reason[j] < 0 && in[j] == 0 ? i64{I_nonfinite_output} : c.reason[j];
 }
 
 // Draws first .. first+W-1 into c; lanes from `present` on are marked absent.

@@ -538,9 +538,7 @@ void write_layout(hid_t file, const Result& result) {
   attr_string(file, "device", info.device);
   attr_string(file, "created", info.created.empty() ? utc_now_iso8601() : info.created);
   attr_f64(file, "wall_seconds", info.wall_seconds);
-  attr_f64(file, "draws_per_second",
-           info.wall_seconds > 0.0 ? static_cast<double>(info.draws_requested) / info.wall_seconds
-                                   : 0.0);
+  attr_f64(file, "draws_per_second", draws_per_second(t.draws, info.wall_seconds));
 
   write_summary_group(file, t);
   {

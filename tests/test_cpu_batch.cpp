@@ -57,7 +57,8 @@ DrawSpec spec_wide() {
 
 // truncnormal: above the mean (flipped), so far out that Phi cannot separate
 // the bounds (uniform fallback), without per-run constants; lognormal; beta
-// with both shapes below 1; a triangular without per-run constants; a fixed
+// with both shapes below 1, one so small that U^(1/shape) would underflow (the
+// boosts are logarithms); a triangular without per-run constants; a fixed
 // pair (no primary Philox call).
 DrawSpec spec_tails() {
   DrawSpec s;
@@ -68,7 +69,7 @@ DrawSpec spec_tails() {
   s.dist[S_c] = dist(DistKind::truncnormal, 2, 0.5, 1, 3);
   s.dist[S_c].has_derived = false;
   s.dist[S_A1] = dist(DistKind::lognormal, 0, 1.5);
-  s.dist[S_A2] = dist(DistKind::beta, 0.2, 0.9, 0, 4);
+  s.dist[S_A2] = dist(DistKind::beta, 0.002, 0.9, 0, 4);
   s.dist[S_A2p] = dist(DistKind::triangular, 0, 0.2, 3);
   s.dist[S_A2p].has_derived = false;
   s.a2_is_gap = true;

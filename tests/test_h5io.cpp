@@ -340,6 +340,42 @@ TEST_F(H5io, ZeroWallTimeGivesZeroRate) {
   EXPECT_EQ(rate, 0.0);
 }
 
+// A shard covers only its share of draws_requested: its rate is that share
+// over its own time, not the whole run's draws.
+TEST_F(H5io, RateCountsTheDrawsTheFileCovers) {
+  Result w = make_result(hand_tally());  // 10 draws
+  w.info.draws_requested = 1000;
+  w.info.wall_seconds = 4.0;
+  const fs::path p = dir_ / "share.h5";
+  write_result(p.string(), w, false);
+  RawFile f(p);
+  double rate = -1;
+  const hid_t a = H5Aopen(f.id(), "draws_per_second", H5P_DEFAULT);
+  ASSERT_GE(a, 0);
+  ASSERT_GE(H5Aread(a, H5T_NATIVE_DOUBLE, &rate), 0);
+  H5Aclose(a);
+  EXPECT_EQ(rate, 2.5);
+}
+
+// /state's columns follow kFieldNames, so the order docs/output.md gives is
+// what readers decode by.
+TEST(H5ioDocs, OutputMdListsTheFieldsInKFieldNamesOrder) {
+  std::ifstream in(std::string(SPILLMC_SOURCE_DIR) + "/docs/output.md");
+  ASSERT_TRUE(in) << "docs/output.md";
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::string doc = text.str();
+  const std::string intro = "in the order of `kFieldNames`:\n`";
+  const std::size_t at = doc.find(intro);
+  ASSERT_NE(at, std::string::npos) << "no field list after '" << intro << "'";
+  const std::size_t begin = at + intro.size(), end = doc.find('`', begin);
+  std::istringstream words(doc.substr(begin, end - begin));
+  std::vector<std::string> listed;
+  for (std::string w; words >> w;) listed.push_back(w);
+  const std::vector<std::string> names(kFieldNames, kFieldNames + kNumFields);
+  EXPECT_EQ(listed, names);
+}
+
 TEST_F(H5io, AttributesHaveDocumentedTypes) {
   Result w = make_result(hand_tally());
   w.info.created.clear();  // the writer fills in the current time

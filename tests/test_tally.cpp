@@ -175,6 +175,43 @@ TEST(Tally, LargeOffsetKeepsFullPrecision) {
   EXPECT_NEAR(st.std, 1.0, 0.01);
 }
 
+// A block whose first draws are all invalid still takes its shift from a valid
+// draw: with a shift of 0, values at 1e8 would lose their variance (this once
+// gave std 1.18 for sd 1 with 1 % of draws valid).
+TEST(Tally, LargeOffsetKeepsFullPrecisionWhenFewDrawsAreValid) {
+  DrawSpec spec;
+  spec.seed = 1;
+  spec.dist[S_a] = {DistKind::normal, 1e8, 1.0};
+  spec.dist[S_b] = {DistKind::uniform, -99, 1};  // 1 % valid
+  spec.dist[S_c] = {DistKind::fixed, 2};
+  spec.dist[S_A1] = {DistKind::fixed, 1};
+  spec.dist[S_A2] = {DistKind::fixed, 2};
+  spec.dist[S_A2p] = {DistKind::fixed, 1.5};
+  const std::uint64_t n = 8 * kBlockDraws;
+  auto cpu = make_cpu_backend(2);
+  const Tally t = run_blocks(*cpu, spec, n);
+  std::vector<double> a;
+  bool some_block_starts_invalid = false;
+  for (std::uint64_t i = 0; i < n; ++i) {
+    Outcome o;
+    const bool valid = evaluate_draw(spec, i, o) < 0;
+    if (i % kBlockDraws == 0 && !valid) {
+      bool any = false;  // any valid among the block's first 64 draws
+      for (std::uint64_t j = i; j < i + 64; ++j) any = any || evaluate_draw(spec, j, o) < 0;
+      some_block_starts_invalid = some_block_starts_invalid || !any;
+    }
+    if (valid) a.push_back(sample_params(spec, i).a);
+  }
+  ASSERT_TRUE(some_block_starts_invalid) << "the case needs a block with 64 invalid draws first";
+  ASSERT_EQ(t.valid, a.size());
+  long double s = 0;
+  for (double x : a) s += x;
+  const long double mean = s / a.size();
+  long double m2 = 0;
+  for (double x : a) m2 += (x - mean) * (x - mean);
+  EXPECT_NEAR(t.field[F_a].m2 / static_cast<double>(m2), 1.0, 1e-9);
+}
+
 TEST(Tally, ChanMergeAtTheScaleOfABillionDraws) {
   // 15259 blocks of 65536 (about 1e9 draws) with known per-block means and M2,
   // folded in order as run_blocks does; compared with the exact pooled values.

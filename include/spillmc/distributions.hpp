@@ -140,12 +140,19 @@ SPILLMC_HD_INLINE double trunc_value(const Dist& d, const TruncInterval& t, doub
   return x < d.p2 ? d.p2 : (x > d.p3 ? d.p3 : x);
 }
 
-// Gamma(shape, 1) by Marsaglia & Tsang (2000). The loop's uniforms come from
-// extra counter slots, so the draw stays a pure function of its index.
+// A Gamma(shape, 1) variate is x e^l: x by gamma_variate, Gamma(k) with
+// k = shape, or k = shape + 1 below 1, and l by gamma_boost_log, 0, or below 1
+// log(U) / shape (Gamma(shape) = Gamma(shape + 1) U^(1/shape)). The boost is
+// kept as a logarithm: U^(1/shape) underflows to 0 for small shapes.
+SPILLMC_HD_INLINE bool gamma_boosted(double shape) {
+  return shape < 1.0;
+}
+
+// x of Gamma(shape, 1) = x e^l by Marsaglia & Tsang (2000). The loop's uniforms
+// come from extra counter slots, so the draw stays a pure function of its index.
 SPILLMC_HD_INLINE double gamma_variate(double shape, const DrawRng& rng, std::uint32_t param,
                                        std::uint32_t sub) {
-  const bool boost = shape < 1.0;  // Gamma(k) = Gamma(k+1) * U^(1/k)
-  const double k = boost ? shape + 1.0 : shape;
+  const double k = gamma_boosted(shape) ? shape + 1.0 : shape;
   const double d = k - 1.0 / 3.0;
   const double c = 1.0 / std::sqrt(9.0 * d);
   double x = d;
@@ -164,12 +171,24 @@ SPILLMC_HD_INLINE double gamma_variate(double shape, const DrawRng& rng, std::ui
       break;
     }
   }
-  if (boost) {
-    double ub, unused;
-    rng.uniform2(extra_slot(param, sub, 0xffffu), ub, unused);
-    x *= std::pow(ub, 1.0 / shape);
-  }
   return x;
+}
+
+// The counter slot of gamma_boost_log's uniform.
+SPILLMC_HD_INLINE std::uint32_t gamma_boost_slot(std::uint32_t param, std::uint32_t sub) {
+  return extra_slot(param, sub, 0xffffu);
+}
+
+// l of Gamma(shape, 1) = x e^l from the boost's uniform ub.
+SPILLMC_HD_INLINE double gamma_boost_log(double shape, double ub) {
+  return gamma_boosted(shape) ? std::log(ub) / shape : 0.0;
+}
+
+// X / (X + Y) for gamma variates X = x e^lx, Y = y e^ly. Without boosts it is
+// x / (x + y); with one, 1 / (1 + (y / x) e^(ly - lx)), which neither
+// underflows nor gives 0 / 0 (an overflowed exp gives 0, as it should).
+SPILLMC_HD_INLINE double gamma_ratio(double x, double lx, double y, double ly, bool boosted) {
+  return boosted ? 1.0 / (1.0 + (y / x) * std::exp(ly - lx)) : x / (x + y);
 }
 
 // Beta with integer shapes by order statistics: the alpha-th smallest of
@@ -270,7 +289,16 @@ SPILLMC_HD_INLINE double beta_order_statistic(const Dist& d, double u, const Dra
 SPILLMC_HD_INLINE double beta_gamma_ratio(const Dist& d, const DrawRng& rng, std::uint32_t param) {
   const double x = gamma_variate(d.p0, rng, param, 0);
   const double y = gamma_variate(d.p1, rng, param, 1);
-  return x / (x + y);
+  const bool boosted = gamma_boosted(d.p0) || gamma_boosted(d.p1);
+  double lx = 0.0, ly = 0.0;
+  if (boosted) {
+    double ub, unused;
+    rng.uniform2(gamma_boost_slot(param, 0), ub, unused);
+    lx = gamma_boost_log(d.p0, ub);
+    rng.uniform2(gamma_boost_slot(param, 1), ub, unused);
+    ly = gamma_boost_log(d.p1, ub);
+  }
+  return gamma_ratio(x, lx, y, ly, boosted);
 }
 
 // Triangular(lo, mode, hi) by inversion. `f` is the CDF at the mode.
@@ -318,8 +346,9 @@ SPILLMC_HD_INLINE double sample(const Dist& dist, double u, const DrawRng& rng,
       const bool known = dist.has_derived && dist.d0 == dist.d0 && dist.d1 == dist.d1;
       const double pa = known ? dist.d0 : normal_cdf(t.a);
       const double pb = known ? dist.d1 : normal_cdf(t.b);
-      // So far in the tail that Phi cannot tell the ends apart, the density is
-      // nearly exponential over the interval; uniform is within rounding there.
+      // An interval so narrow that Phi cannot tell its ends apart: the density
+      // is constant over it to rounding, so uniform is exact there. (Intervals
+      // beyond 37 sd, where Phi itself underflows, are refused by the config.)
       const double z = pb > pa ? normal_quantile(pa + u * (pb - pa)) : t.a + u * (t.b - t.a);
       return trunc_value(dist, t, z);
     }

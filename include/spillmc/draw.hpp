@@ -163,7 +163,7 @@ SPILLMC_HD_INLINE int evaluate_params(const Params& p, ModelMode mode, Outcome& 
     return bad;
   }
   evaluate_model(p, mode, o);
-  return outputs_finite(o) ? -1 : I_nonfinite_output;
+  return outputs_in_range(o) ? -1 : I_nonfinite_output;
 }
 
 // Samples and evaluates draw `index`. Returns -1 when valid (o filled), else

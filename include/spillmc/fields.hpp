@@ -97,9 +97,9 @@ inline constexpr const char* kRegimeLabels[kNumRegimes] = {
 
 // Why a draw was not evaluated. Checked in this order; a draw counts once.
 enum InvalidReason : int {
-  I_nonfinite_parameter,  // a sampled or derived parameter is NaN or infinite
+  I_nonfinite_parameter,  // a parameter is NaN, infinite or beyond kMaxMagnitude
   I_b_nonpositive,        // demand slope b <= 0
-  I_nonfinite_output,     // parameters finite but an output overflowed
+  I_nonfinite_output,     // parameters in range but an output is not (model.hpp)
   kNumInvalid
 };
 inline constexpr const char* kInvalidNames[kNumInvalid] = {"nonfinite_parameter", "b_nonpositive",

@@ -82,6 +82,13 @@ void fill_analysis(const Config& cfg, const RunPlan& plan, Result& result);
 // The current time as UTC ISO 8601 (2026-11-22T14:03:05Z), for RunInfo::created.
 std::string utc_now_iso8601();
 
+// The `draws_per_second` attribute: the draws a file covers (valid + invalid;
+// a shard covers only its share of draws_requested) over its wall time, 0
+// when no time was recorded.
+inline double draws_per_second(std::uint64_t draws_covered, double wall_seconds) {
+  return wall_seconds > 0.0 ? static_cast<double>(draws_covered) / wall_seconds : 0.0;
+}
+
 // Writes `path` atomically: a temporary file beside it, renamed when complete.
 // Refuses an existing file unless `force`. Throws OutputError naming the path
 // and the system error; never leaves the temporary file behind.

@@ -115,10 +115,12 @@ void accumulate_block(int k, int m, std::uint64_t first, std::uint64_t len, cons
   }
 }
 
-// Center of each output: the mean of fA and fB over the valid base draws
-// among the first kShiftScan. Any constant leaves the estimators' limits
+// Center of each output: the mean of fA and fB over the first kCenterDraws
+// valid base draws (all of them if fewer). Any constant leaves the estimators' limits
 // unchanged; one near the mean keeps (fB - center) (fAB_i - fA) from
 // carrying mean^2-sized noise and the sums from cancelling.
+constexpr std::uint64_t kCenterDraws = 64;
+
 template <class Sampler, class Model>
 std::vector<double> center(int k, int m, std::uint64_t base_draws, const Sampler& sample,
                            const Model& model) {
@@ -127,7 +129,7 @@ std::vector<double> center(int k, int m, std::uint64_t base_draws, const Sampler
   std::vector<double> xa(static_cast<std::size_t>(k)), xb(xa.size()), x(xa.size());
   std::vector<double> f(static_cast<std::size_t>((k + 2) * m)), sum(nm, 0.0);
   std::uint64_t used = 0;
-  for (std::uint64_t j = 0; j < std::min<std::uint64_t>(base_draws, kShiftScan); ++j) {
+  for (std::uint64_t j = 0; j < base_draws && used < kCenterDraws; ++j) {
     if (!evaluate_base(k, m, j, sample, model, xa.data(), xb.data(), x.data(), f.data())) continue;
     for (std::size_t o = 0; o < nm; ++o) sum[o] += f[o] + f[nm + o];
     ++used;

@@ -116,17 +116,16 @@ SPILLMC_HD_INLINE std::uint64_t block_length(std::uint64_t total, std::uint64_t 
   return rest < kBlockDraws ? rest : kBlockDraws;
 }
 
-constexpr int kShiftScan = 64;  // draws scanned for a block's shift
-
 // Shift of each field for one block: its value in the block's first valid draw
-// (A2_crit: first draw where it is defined), looking at most kShiftScan draws;
-// 0 where none is found. Shared by all backends so their partials agree.
+// (A2_crit: first draw where it is defined); 0 where the block has none, and
+// then the field has no values in the block to shift. Shared by all backends so
+// their partials agree. The scan goes as far as it must: a shift of 0 for
+// values at an offset such as 1e8 would lose their variance to cancellation.
 SPILLMC_HD_INLINE void block_shift(const DrawSpec& spec, std::uint64_t first, std::uint64_t len,
                                    double shift[kNumFields]) {
   for (int f = 0; f < kNumFields; ++f) shift[f] = 0.0;
   bool have_main = false, have_crit = false;
-  const std::uint64_t scan = len < kShiftScan ? len : kShiftScan;
-  for (std::uint64_t i = 0; i < scan && !(have_main && have_crit); ++i) {
+  for (std::uint64_t i = 0; i < len && !(have_main && have_crit); ++i) {
     Outcome o;
     if (evaluate_draw(spec, first + i, o) >= 0) continue;
     if (!have_main) {
