@@ -300,6 +300,18 @@ TEST(Model, PaperModeAppliesEquations1To9Literally) {
     const double Q = o.v[F_q12] + o.v[F_q22];
     EXPECT_NEAR(o.v[F_p12], p.a - b * Q + p.A2, tol);
     EXPECT_NEAR(o.v[F_p22], p.a - b * Q + p.A1, tol);
+    // Stage 1's price and the upgrade game. p11 = a - (d + A1) / 2 + A1 =
+    // (a + c + A1) / 2; with L = d + 2 A2 - A2p and F = d + 3 A2p - 2 A2,
+    // q12_up = L / (2b), pi12_up = L^2 / (8b), Q_up = (3d + 2 A2 + A2p) / (4b).
+    const double s = 1.0 + std::fabs(p.a) + std::fabs(p.c) + std::fabs(p.A1) + std::fabs(p.A2) +
+                     std::fabs(p.A2p);
+    const double tol_up = 1e-9 * s * s / b;
+    const double L = d + 2 * p.A2 - p.A2p;
+    EXPECT_NEAR(o.v[F_p11], (p.a + p.c + p.A1) / 2, 1e-12 * s);
+    EXPECT_NEAR(o.v[F_q12_up], L / (2 * b), tol_up);
+    EXPECT_NEAR(o.v[F_pi12_up], L * L / (8 * b), tol_up);
+    EXPECT_NEAR(o.v[F_p12_up], p.a - (3 * d + 2 * p.A2 + p.A2p) / 4 + p.A2, 1e-12 * s);
+    EXPECT_NEAR(o.v[F_p22_up], p.a - (3 * d + 2 * p.A2 + p.A2p) / 4 + p.A2p, 1e-12 * s);
     // The regime still reports where the literal formulas stand.
     EXPECT_EQ(o.regime2, stackelberg_regime(d + p.A2, d + p.A1));
   }
@@ -648,28 +660,9 @@ TEST(Model, A2CritDoesNotOverflowOnTheWay) {
   EXPECT_NEAR(small / 1e308, -std::sqrt(2.0), 1e-15);
 }
 
-// Paper mode: stage 1 and the upgrade game against eqs. 1-9 written out.
+// Paper mode: stage 1 and the upgrade game in exact cases (the random draws
+// are in PaperModeAppliesEquations1To9Literally).
 TEST(Model, PaperModeStage1AndUpgradeFollowTheLiteralFormulas) {
-  // Closed forms: p11 = a - (d + A1) / 2 + A1 = (a + c + A1) / 2; with
-  // L = d + 2 A2 - A2p and F = d + 3 A2p - 2 A2, q12_up = L / (2b),
-  // pi12_up = L^2 / (8b), Q_up = (2L + F) / (4b) = (3d + 2 A2 + A2p) / (4b),
-  // p12_up = a - (3d + 2 A2 + A2p) / 4 + A2, p22_up = the same + A2p - A2.
-  std::mt19937_64 gen(8);
-  std::uniform_real_distribution<double> u(-5.0, 15.0), ub(0.1, 4.0);
-  for (int i = 0; i < 1000; ++i) {
-    const Params p{u(gen), ub(gen), u(gen) * 0.3, u(gen) * 0.5, u(gen) * 0.5, u(gen) * 0.5};
-    const Outcome o = eval(p, ModelMode::paper);
-    const double d = p.a - p.c, b = p.b;
-    const double s = 1.0 + std::fabs(p.a) + std::fabs(p.c) + std::fabs(p.A1) + std::fabs(p.A2) +
-                     std::fabs(p.A2p);
-    const double tol = 1e-9 * s * s / b;
-    const double L = d + 2 * p.A2 - p.A2p;
-    EXPECT_NEAR(o.v[F_p11], (p.a + p.c + p.A1) / 2, 1e-12 * s);
-    EXPECT_NEAR(o.v[F_q12_up], L / (2 * b), tol);
-    EXPECT_NEAR(o.v[F_pi12_up], L * L / (8 * b), tol);
-    EXPECT_NEAR(o.v[F_p12_up], p.a - (3 * d + 2 * p.A2 + p.A2p) / 4 + p.A2, 1e-12 * s);
-    EXPECT_NEAR(o.v[F_p22_up], p.a - (3 * d + 2 * p.A2 + p.A2p) / 4 + p.A2p, 1e-12 * s);
-  }
   // Exact cases. The worked example is interior, so paper = constrained values.
   const Outcome w = eval({10, 1, 2, 1, 2, 1.5}, ModelMode::paper);
   EXPECT_EQ(w.v[F_p11], 6.5);

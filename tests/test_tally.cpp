@@ -150,16 +150,24 @@ TEST(Tally, SegmentFoldIsFixedForAnyChunkAndRange) {
   EXPECT_TRUE(run_segments(*two, spec, n, 1, 2).empty());
 }
 
-TEST(Tally, LargeOffsetKeepsFullPrecision) {
-  // Mean 1e8, spread 1: naive sum-of-squares would lose every digit of the variance.
+namespace {
+// a ~ normal(1e8, 1), b as given, the rest fixed at the worked example.
+DrawSpec offset_spec(std::uint64_t seed, Dist b) {
   DrawSpec spec;
-  spec.seed = 5;
+  spec.seed = seed;
   spec.dist[S_a] = {DistKind::normal, 1e8, 1.0};
-  spec.dist[S_b] = {DistKind::fixed, 1};
+  spec.dist[S_b] = b;
   spec.dist[S_c] = {DistKind::fixed, 2};
   spec.dist[S_A1] = {DistKind::fixed, 1};
   spec.dist[S_A2] = {DistKind::fixed, 2};
   spec.dist[S_A2p] = {DistKind::fixed, 1.5};
+  return spec;
+}
+}  // namespace
+
+TEST(Tally, LargeOffsetKeepsFullPrecision) {
+  // Mean 1e8, spread 1: naive sum-of-squares would lose every digit of the variance.
+  const DrawSpec spec = offset_spec(5, {DistKind::fixed, 1});
   const std::uint64_t n = 5 * kBlockDraws;
   auto cpu = make_cpu_backend(2);
   const Tally t = run_blocks(*cpu, spec, n);
@@ -179,14 +187,7 @@ TEST(Tally, LargeOffsetKeepsFullPrecision) {
 // draw: with a shift of 0, values at 1e8 would lose their variance (this once
 // gave std 1.18 for sd 1 with 1 % of draws valid).
 TEST(Tally, LargeOffsetKeepsFullPrecisionWhenFewDrawsAreValid) {
-  DrawSpec spec;
-  spec.seed = 1;
-  spec.dist[S_a] = {DistKind::normal, 1e8, 1.0};
-  spec.dist[S_b] = {DistKind::uniform, -99, 1};  // 1 % valid
-  spec.dist[S_c] = {DistKind::fixed, 2};
-  spec.dist[S_A1] = {DistKind::fixed, 1};
-  spec.dist[S_A2] = {DistKind::fixed, 2};
-  spec.dist[S_A2p] = {DistKind::fixed, 1.5};
+  const DrawSpec spec = offset_spec(1, {DistKind::uniform, -99, 1});  // 1 % valid
   const std::uint64_t n = 8 * kBlockDraws;
   auto cpu = make_cpu_backend(2);
   const Tally t = run_blocks(*cpu, spec, n);
