@@ -30,7 +30,7 @@ class CpuBackend final : public Backend {
                            Tally* partials, Extra* extras, DrawBatch* batches) override {
     const std::uint64_t bpc = plan.blocks_per_cell();
     const auto n = static_cast<long long>(nblocks);
-#pragma omp parallel for schedule(dynamic, 1) num_threads(threads_)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads_for(nblocks))
     for (long long j = 0; j < n; ++j) {
       const std::uint64_t g = first_block + static_cast<std::uint64_t>(j);
       const DrawSpec& spec = plan.cells[static_cast<std::size_t>(g / bpc)];
@@ -49,7 +49,7 @@ class CpuBackend final : public Backend {
   void compute_blocks(const DrawSpec& spec, std::uint64_t total_draws, std::uint64_t first_block,
                       std::uint64_t nblocks, Tally* partials) override {
     const auto n = static_cast<long long>(nblocks);
-#pragma omp parallel for schedule(dynamic, 1) num_threads(threads_)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads_for(nblocks))
     for (long long j = 0; j < n; ++j) {
       partials[j] =
           accumulate_block_batched(spec, total_draws, first_block + static_cast<std::uint64_t>(j));
@@ -57,6 +57,13 @@ class CpuBackend final : public Backend {
   }
 
  private:
+  // No more threads than the chunk has blocks: a thread without a block only
+  // costs its creation (and a huge `threads` on a small run would start them all).
+  int threads_for(std::uint64_t nblocks) const {
+    return static_cast<int>(std::max<std::uint64_t>(
+        1, std::min<std::uint64_t>(static_cast<std::uint64_t>(threads_), nblocks)));
+  }
+
   int threads_;
 };
 

@@ -1,6 +1,17 @@
 #include "spillmc/checkpoint.hpp"
 
+#include <dirent.h>
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "spillmc/analysis.hpp"
@@ -44,7 +55,8 @@ void same(const std::string& path, const char* what, const std::string& have,
 }  // namespace
 
 SegmentProgress read_checkpoint(const std::string& path, const RunInfo& expect, const RunPlan& plan,
-                                std::uint64_t first_segment, std::uint64_t end_segment) {
+                                std::uint64_t first_segment, std::uint64_t end_segment,
+                                RunInfo* saved) {
   const ResultFile f = read_result(path);  // OutputError for unreadable or damaged files
   const auto corrupt = [&](const std::string& why) {
     return OutputError("checkpoint " + q(path) + " is corrupt: " + why);
@@ -95,7 +107,214 @@ SegmentProgress read_checkpoint(const std::string& path, const RunInfo& expect, 
   const std::string problem =
       check_plan_progress(p, plan, first_segment, end_segment, plan.segment_blocks);
   if (!problem.empty()) throw corrupt("the saved state " + problem);
+  if (!expect.git_commit.empty() && f.info.git_commit != expect.git_commit)
+    spdlog::warn(
+        "checkpoint {} was written by the build of commit {}, this run is commit {}: the "
+        "result records {} only (the same version {}, so the numbers are meant to agree)",
+        q(path), f.info.git_commit, expect.git_commit, expect.git_commit, expect.program_version);
+  if (saved) *saved = f.info;
   return p;
+}
+
+// ---------------------------------------------------------------------------
+// Progress as bytes: next_block, the segments' tallies, their extras, the
+// current partial and its extra (a flag first: it may be empty).
+
+namespace {
+
+static_assert(std::is_trivially_copyable_v<Tally>, "tallies travel as bytes");
+
+template <class T>
+void put(std::vector<unsigned char>& out, const T& v) {
+  const auto* b = reinterpret_cast<const unsigned char*>(&v);
+  out.insert(out.end(), b, b + sizeof v);
+}
+
+struct Reader {
+  const std::vector<unsigned char>& in;
+  std::size_t at = 0;
+  const unsigned char* take(std::size_t n) {
+    if (n > in.size() - at)
+      throw InputError("resume state: " + std::to_string(in.size()) +
+                       " bytes are too few for the plan");
+    const unsigned char* p = in.data() + at;
+    at += n;
+    return p;
+  }
+  template <class T>
+  T get() {
+    T v;
+    std::memcpy(&v, take(sizeof v), sizeof v);
+    return v;
+  }
+};
+
+void put_extra(std::vector<unsigned char>& out, const Extra& x, const Extra& proto) {
+  Extra full = x;
+  if (full.hist.size() != proto.hist.size()) full.hist = proto.hist;  // empty: all zero
+  if (full.byte_size() != proto.byte_size())
+    throw InputError("resume state: an analysis row does not fit the plan");
+  const std::size_t at = out.size();
+  out.resize(at + proto.byte_size());
+  full.to_bytes(out.data() + at);
+}
+
+Extra get_extra(Reader& r, const Extra& proto) {
+  Extra x = proto;
+  x.from_bytes(r.take(proto.byte_size()));
+  return x;
+}
+
+}  // namespace
+
+std::vector<unsigned char> progress_to_bytes(const SegmentProgress& p, const AnalysisSpec& a) {
+  Extra proto;
+  proto.init(a);
+  std::vector<unsigned char> out;
+  put(out, p.next_block);
+  put(out, static_cast<std::uint64_t>(p.segments.size()));
+  for (const Tally& t : p.segments) put(out, t);
+  put(out, static_cast<std::uint64_t>(p.extras.size()));
+  for (const Extra& x : p.extras) put_extra(out, x, proto);
+  put(out, p.current);
+  const std::uint8_t has_current_extra = p.current_extra.empty() ? 0 : 1;
+  put(out, has_current_extra);
+  if (has_current_extra) put_extra(out, p.current_extra, proto);
+  return out;
+}
+
+SegmentProgress progress_from_bytes(const std::vector<unsigned char>& bytes,
+                                    const AnalysisSpec& a) {
+  Extra proto;
+  proto.init(a);
+  Reader r{bytes};
+  SegmentProgress p;
+  p.next_block = r.get<std::uint64_t>();
+  const auto nseg = r.get<std::uint64_t>();
+  if (nseg > bytes.size() / sizeof(Tally)) throw InputError("resume state: bad segment count");
+  p.segments.resize(static_cast<std::size_t>(nseg));
+  for (Tally& t : p.segments) t = r.get<Tally>();
+  const auto nextra = r.get<std::uint64_t>();
+  if (nextra > bytes.size()) throw InputError("resume state: bad extra count");
+  for (std::uint64_t i = 0; i < nextra; ++i) p.extras.push_back(get_extra(r, proto));
+  p.current = r.get<Tally>();
+  if (r.get<std::uint8_t>() != 0) p.current_extra = get_extra(r, proto);
+  if (r.at != bytes.size()) throw InputError("resume state: trailing bytes");
+  return p;
+}
+
+// ---------------------------------------------------------------------------
+// The checkpoint's lock, stale temporary files and the up-front probe.
+
+namespace {
+
+struct Parts {
+  std::string prefix, base;  // "dir/" (or ""), "name"
+};
+
+Parts split(const std::string& path) {
+  const std::size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return {"", path};
+  return {path.substr(0, slash + 1), path.substr(slash + 1)};
+}
+
+// `.<name>.tmp.<pid>[.<n>]` beside `path` (write_checkpoint's temporary files):
+// all of them (`all`: this run holds the lock, so no other run writes them), or
+// only those whose process is gone from this host.
+void remove_stale_checkpoint_temps(const std::string& path, bool all) {
+  const Parts parts = split(path);
+  const std::string stem = "." + parts.base + ".tmp.";
+  DIR* d = ::opendir(parts.prefix.empty() ? "." : parts.prefix.c_str());
+  if (d == nullptr) return;
+  std::vector<std::string> stale;
+  while (const dirent* e = ::readdir(d)) {
+    const std::string name = e->d_name;
+    if (name.size() <= stem.size() || name.compare(0, stem.size(), stem) != 0) continue;
+    const std::string rest = name.substr(stem.size());
+    if (rest.find_first_not_of("0123456789.") != std::string::npos || rest[0] == '.') continue;
+    const long pid = std::strtol(rest.c_str(), nullptr, 10);
+    if (pid == static_cast<long>(::getpid())) continue;  // this run's own
+    if (!all && (pid <= 0 || ::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH)) continue;
+    stale.push_back(parts.prefix + name);
+  }
+  ::closedir(d);
+  for (const std::string& f : stale)
+    if (::unlink(f.c_str()) == 0) spdlog::debug("removed stale temporary checkpoint {}", q(f));
+}
+
+}  // namespace
+
+CheckpointLock::CheckpointLock(const std::string& path) {
+  const Parts parts = split(path);
+  lock_ = parts.prefix + "." + parts.base + ".lock";
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    const int fd = ::open(lock_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (fd < 0)
+      throw OutputError("cannot write checkpoint " + q(path) + ": " + std::strerror(errno) +
+                        " (creating its lock " + q(lock_) + ")");
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      const int err = errno;
+      ::close(fd);
+      if (err == EWOULDBLOCK)
+        throw OutputError("checkpoint " + q(path) + " is in use by another run (it holds " +
+                          q(lock_) +
+                          "); two runs must not share a checkpoint: give each its own "
+                          "checkpoint.path");
+      if (err == EINTR) continue;
+      if (err == ENOLCK || err == EOPNOTSUPP || err == ENOSYS) {
+        // A file system without locks: go on unprotected, as the output does.
+        remove_stale_checkpoint_temps(path, false);
+        lock_.clear();
+        return;
+      }
+      throw OutputError("cannot lock " + q(lock_) + ": " + std::strerror(err));
+    }
+    struct stat held, named;
+    if (::fstat(fd, &held) == 0 && ::stat(lock_.c_str(), &named) == 0 &&
+        held.st_dev == named.st_dev && held.st_ino == named.st_ino) {
+      fd_ = fd;
+      remove_stale_checkpoint_temps(path, true);
+      return;
+    }
+    ::close(fd);  // its holder removed it as we opened it: take the new one
+  }
+  throw OutputError("cannot lock " + q(lock_) + ": it keeps being replaced");
+}
+
+CheckpointLock::~CheckpointLock() {
+  if (fd_ < 0) return;
+  ::unlink(lock_.c_str());  // while still locked: no other run holds this file
+  ::close(fd_);
+}
+
+void probe_checkpoint_path(const std::string& path) {
+  const auto fail = [&](const std::string& why) {
+    return OutputError("cannot write checkpoint " + q(path) + ": " + why +
+                       " (checked before computing)");
+  };
+  if (path.empty()) throw fail("the path is empty");
+  if (path.back() == '/') throw fail("the path names a directory");
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode)) throw fail(std::strerror(EISDIR));
+    if (!S_ISREG(st.st_mode)) throw fail("not a regular file");
+  } else if (errno != ENOENT) {
+    throw fail(std::strerror(errno));
+  }
+  // A temporary file beside it, as write_checkpoint creates, then gone again.
+  const Parts parts = split(path);
+  const std::string stem = parts.prefix + "." + parts.base + ".tmp." + std::to_string(::getpid());
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    const std::string tmp = attempt == 0 ? stem : stem + "." + std::to_string(attempt);
+    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd >= 0) {
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      return;
+    }
+    if (errno != EEXIST) throw fail(std::strerror(errno));
+  }
+  throw fail("too many stale temporary files beside it");
 }
 
 }  // namespace spillmc

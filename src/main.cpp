@@ -17,6 +17,7 @@
 #include <vector>
 
 #include <unistd.h>
+#include <yaml-cpp/yaml.h>
 
 #include "spillmc/checkpoint.hpp"
 #include "spillmc/config.hpp"
@@ -37,26 +38,85 @@ extern "C" void on_signal(int) {
   g_stop.store(true);
 }
 
+constexpr int kStopSignals[] = {SIGINT, SIGTERM, SIGUSR1};  // SIGUSR1: Slurm's --signal
+
+void install_signal_handlers() {
+  for (const int sig : kStopSignals) std::signal(sig, on_signal);
+}
+
+// Earlier still than main: before the program's own static initializers
+// (the shared libraries' constructors have run by then).
+__attribute__((constructor(101))) void install_signal_handlers_at_load() {
+  install_signal_handlers();
+}
+
+namespace fs = std::filesystem;
+
+// An option's value and whether it was given at all: `--draws ""` is given
+// (and refused), not the same as no --draws.
+struct Given {
+  std::string value;
+  bool set = false;
+};
+
 struct RunArgs {
   std::string config;
-  std::string output;
-  std::string draws, seed, backend, threads, model;  // strings: validated by the config loader
+  Given output;
+  Given draws, seed, backend, threads, model;  // strings: validated by the config loader
   std::vector<std::string> sets;
-  std::string shard;  // I/N; default from SLURM_ARRAY_TASK_*
-  std::string checkpoint_every;
+  Given shard;  // I/N; default from SLURM_ARRAY_TASK_*
+  Given checkpoint_every;
   bool resume = false;
   bool force = false;
   bool quiet = false;
 };
 
-// A path is any string: quote it so YAML never reads it as null, a map or a comment.
+std::string quoted(const std::string& s) {
+  return "'" + s + "'";
+}
+
+// A path is any string: quote it so YAML never reads it as null, a map or a
+// comment, with every byte kept (control characters escaped as quote() in
+// config.cpp does; a raw line break would fold to a space).
 std::string yaml_quoted(const std::string& s) {
   std::string q = "\"";
-  for (char ch : s) {
-    if (ch == '\\' || ch == '"') q += '\\';
-    q += ch;
+  for (const char ch : s) {
+    const auto u = static_cast<unsigned char>(ch);
+    if (ch == '\\' || ch == '"') {
+      q += '\\';
+      q += ch;
+    } else if (u < 0x20 || u == 0x7f) {
+      static const char kHex[] = "0123456789abcdef";
+      q += "\\x";
+      q += kHex[u >> 4];
+      q += kHex[u & 0xf];
+    } else {
+      q += ch;
+    }
   }
   return q + "\"";
+}
+
+// The value of a dedicated option (--draws, --seed, ...) as the YAML text of
+// its key. Only --set can remove a key: an empty value, or one YAML reads as
+// null (~, null, a comment such as '#10', a document marker), is refused here
+// instead of silently leaving the file's value or the default in place.
+std::string option_value(const char* option, const Given& g) {
+  using spillmc::InputError;
+  const std::string& v = g.value;
+  if (v.find_first_not_of(" \t\r\n") == std::string::npos)
+    throw InputError(std::string(option) + ": empty value");
+  bool null = false;
+  try {
+    const YAML::Node n = YAML::Load(v);
+    null = !n.IsDefined() || n.IsNull();
+  } catch (const YAML::Exception&) {
+    // Not valid YAML: the config loader reports it, naming the option.
+  }
+  if (null)
+    throw InputError(std::string(option) + ": expected a value, got " + quoted(v) +
+                     ", which YAML reads as null (an option cannot remove a key; --set can)");
+  return v;
 }
 
 // Command-line options are applied as overrides, so they are validated (and
@@ -64,24 +124,105 @@ std::string yaml_quoted(const std::string& s) {
 std::vector<spillmc::Override> overrides_of(const RunArgs& a) {
   std::vector<spillmc::Override> o;
   for (const auto& s : a.sets) o.push_back(spillmc::parse_override(s));
-  if (!a.output.empty()) o.push_back({"output.path", yaml_quoted(a.output), "-o"});
-  if (!a.draws.empty()) o.push_back({"draws", a.draws, "--draws"});
-  if (!a.seed.empty()) o.push_back({"seed", a.seed, "--seed"});
-  if (!a.backend.empty()) o.push_back({"backend", a.backend, "--backend"});
-  if (!a.threads.empty()) o.push_back({"threads", a.threads, "--threads"});
-  if (!a.model.empty()) o.push_back({"model", a.model, "--model"});
-  if (!a.checkpoint_every.empty())
-    o.push_back({"checkpoint.every", a.checkpoint_every, "--checkpoint-every"});
+  if (a.output.set) {
+    if (a.output.value.empty()) throw spillmc::InputError("-o: empty path");
+    o.push_back({"output.path", yaml_quoted(a.output.value), "-o"});
+  }
+  const struct {
+    const Given& g;
+    const char* key;
+    const char* option;
+  } options[] = {{a.draws, "draws", "--draws"},
+                 {a.seed, "seed", "--seed"},
+                 {a.backend, "backend", "--backend"},
+                 {a.threads, "threads", "--threads"},
+                 {a.model, "model", "--model"},
+                 {a.checkpoint_every, "checkpoint.every", "--checkpoint-every"}};
+  for (const auto& opt : options)
+    if (opt.g.set) o.push_back({opt.key, option_value(opt.option, opt.g), opt.option});
   return o;
+}
+
+// Whether `a` and `b` name one file: equal once absolute and normalized
+// (symlinks in the part that exists resolved), or the same file when both exist.
+bool same_file(const std::string& a, const std::string& b) {
+  const auto norm = [](const std::string& p) {
+    std::error_code ec;
+    const fs::path abs = fs::absolute(fs::path(p), ec).lexically_normal();
+    const fs::path n = fs::weakly_canonical(abs, ec);
+    return ec ? abs : n;
+  };
+  if (norm(a) == norm(b)) return true;
+  std::error_code ec;
+  return fs::exists(a, ec) && fs::exists(b, ec) && fs::equivalent(a, b, ec);
+}
+
+// Anything at `path`: a file, a directory, a dangling symlink.
+bool entry_exists(const std::string& path) {
+  std::error_code ec;
+  return fs::symlink_status(path, ec).type() != fs::file_type::not_found && !ec;
+}
+
+// checkpoint.path is written and removed by the run: it must not be the run's
+// output or its config (exit 2).
+void check_checkpoint_path(const std::string& ckpt, const std::string& output,
+                           const std::string& config) {
+  const auto refuse = [&](const std::string& what, const std::string& other) {
+    throw spillmc::InputError("checkpoint.path: " + quoted(ckpt) + " is the " + what + " " +
+                              quoted(other) +
+                              "; the checkpoint needs a file of its own (it is replaced while the "
+                              "run goes on and removed at its end)");
+  };
+  if (same_file(ckpt, output)) refuse("output file", output);
+  if (same_file(ckpt, config)) refuse("config file", config);
+}
+
+// Why the file at `path` is not a checkpoint of the run `want` describes ("" when
+// it is one). An empty want.backend is not compared (before the backend is chosen).
+std::string not_this_runs_checkpoint(const std::string& path, const spillmc::RunInfo& want) {
+  using namespace spillmc;
+  ResultFile f;
+  try {
+    f = read_result(path);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  if (f.info.kind != kKindCheckpoint)
+    return "it is a SpillMC file of kind '" + f.info.kind + "', not a checkpoint";
+  if (!f.file_checksum_problem.empty()) return "it is corrupt: " + f.file_checksum_problem;
+  const auto differ = [](const char* what, const std::string& have, const std::string& mine) {
+    return have == mine ? std::string()
+                        : std::string("it is the checkpoint of another run: its ") + what + " is " +
+                              have + ", this run's is " + mine;
+  };
+  for (const std::string& p :
+       {differ("program version", f.info.program_version, want.program_version),
+        differ("config hash", f.info.config_hash, want.config_hash),
+        differ("seed", std::to_string(f.info.seed), std::to_string(want.seed)),
+        differ("draws", std::to_string(f.info.draws_requested),
+               std::to_string(want.draws_requested)),
+        differ("model", f.info.model, want.model),
+        differ("shard",
+               std::to_string(f.info.shard_index) + "/" + std::to_string(f.info.shard_count),
+               std::to_string(want.shard_index) + "/" + std::to_string(want.shard_count)),
+        want.backend.empty() ? std::string() : differ("backend", f.info.backend, want.backend)})
+    if (!p.empty()) return p;
+  return "";
+}
+
+// Removes the run's checkpoint; a warning when that fails.
+void remove_checkpoint(const std::string& path) {
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT)
+    spdlog::warn("cannot remove checkpoint {}: {}", path, std::strerror(errno));
 }
 
 // --resume after the result was written but before its checkpoint was removed
 // (a kill in between, a requeued job that had finished): a complete result for
 // this config at the output path ends the run successfully.
-bool already_complete(const spillmc::Config& cfg, const spillmc::ShardSpec& shard,
-                      const std::string& ckpt_path, bool writer) {
+bool already_complete(const spillmc::Config& cfg, const spillmc::RunPlan& plan,
+                      const spillmc::ShardSpec& shard, const std::string& ckpt_path, bool writer) {
   using namespace spillmc;
-  if (!std::filesystem::exists(cfg.output_path)) return false;
+  if (!fs::exists(cfg.output_path)) return false;
   try {
     const ResultFile r = read_result(cfg.output_path);
     if (!verify_result(r).empty() || r.info.config_hash != config_identity_hash(cfg) ||
@@ -93,7 +234,24 @@ bool already_complete(const spillmc::Config& cfg, const spillmc::ShardSpec& shar
     return false;  // check_output_path refuses it with the usual message
   }
   spdlog::info("--resume: {} already holds the complete result; nothing to do", cfg.output_path);
-  if (writer) ::unlink(ckpt_path.c_str());
+  // Its leftover checkpoint goes, but only a checkpoint of this very run.
+  if (writer && entry_exists(ckpt_path)) {
+    RunInfo want;
+    want.program_version = kProgramVersion;
+    want.config_hash = config_identity_hash(cfg);
+    want.seed = cfg.seed;
+    want.draws_requested = plan.total_draws();
+    want.model = to_string(cfg.model);
+    want.shard_index = shard.index;
+    want.shard_count = shard.count;
+    want.backend.clear();
+    const std::string why = not_this_runs_checkpoint(ckpt_path, want);
+    if (why.empty())
+      remove_checkpoint(ckpt_path);
+    else
+      spdlog::warn("checkpoint.path {} is left in place: it is not this run's checkpoint ({})",
+                   quoted(ckpt_path), why);
+  }
   return true;
 }
 
@@ -101,9 +259,13 @@ int cmd_run(const RunArgs& args) {
   using namespace spillmc;
   Config cfg = load_config(args.config, overrides_of(args));
   // A shard runs segments [I*S/N, (I+1)*S/N) and, without -o, writes beside output.path.
-  const ShardSpec shard = args.shard.empty() ? shard_from_env() : parse_shard(args.shard);
-  if (shard.set && args.output.empty())
+  const ShardSpec shard = args.shard.set ? parse_shard(args.shard.value) : shard_from_env();
+  if (shard.set && !args.output.set)
     cfg.output_path = shard_output_path(cfg.output_path, shard.index, shard.count);
+  // An explicit checkpoint.path is shared by every task of an array job (one
+  // config): each shard gets its own, tagged as shard files are (README, Slurm).
+  if (shard.set && !cfg.checkpoint_path.empty())
+    cfg.checkpoint_path = shard_output_path(cfg.checkpoint_path, shard.index, shard.count);
   RunPlan plan = make_run_plan(cfg);
   check_run_options(cfg, plan, shard.set, g_mpi->size());
   const std::uint64_t total_segments = plan.total_segments();
@@ -115,10 +277,29 @@ int cmd_run(const RunArgs& args) {
   if (shard.set)
     spdlog::info("shard {}/{} (0-based): segments [{}, {}) of {}, {} draws", shard.index,
                  shard.count, range.first, range.second, total_segments, range_draws);
-  // Under MPI only rank 0 checks and writes the output; every rank computes.
+  // Under MPI only rank 0 checks and writes the output and the checkpoint, and
+  // decides how the run starts (already complete, resume, from the beginning);
+  // the other ranks take its decision (MpiSession::broadcast), whatever files
+  // they see themselves. Every rank computes.
   const bool writer = g_mpi->rank() == 0;
   const std::string ckpt_path = cfg.checkpoint_file();
-  if (args.resume && !args.force && already_complete(cfg, shard, ckpt_path, writer)) return kExitOk;
+  const bool checkpointing = cfg.checkpoint_every > 0;
+  const bool uses_checkpoint = checkpointing || args.resume;
+  // The checkpoint is this run's alone for the whole run (exit 3 when another
+  // run holds it); checked before computing.
+  std::unique_ptr<CheckpointLock> ckpt_lock;
+  if (writer && uses_checkpoint) {
+    check_checkpoint_path(ckpt_path, cfg.output_path, args.config);
+    ckpt_lock = std::make_unique<CheckpointLock>(ckpt_path);
+    if (checkpointing) probe_checkpoint_path(ckpt_path);
+  }
+  {
+    std::vector<unsigned char> complete(1, 0);
+    if (writer && args.resume && !args.force)
+      complete[0] = already_complete(cfg, plan, shard, ckpt_path, writer) ? 1 : 0;
+    g_mpi->broadcast(complete);
+    if (complete[0] != 0) return kExitOk;
+  }
   if (writer) check_output_path(cfg.output_path, args.force);
   auto backend = make_mpi_backend(select_backend(cfg.backend, cfg.threads, g_mpi->local_rank()),
                                   *g_mpi, &g_stop);
@@ -150,22 +331,61 @@ int cmd_run(const RunArgs& args) {
   // Checkpoints: `latest` follows the state after each chunk (segments are
   // only appended, so this is O(1) per chunk); rank 0 saves it every
   // checkpoint.every seconds and once more when a signal stops the run.
-  const bool checkpointing = cfg.checkpoint_every > 0;
+  // The file at checkpoint.path is replaced and removed only when it is this
+  // run's: resumed from, written by it, or a stale checkpoint of this same run
+  // (what --resume would continue). Anything else there is refused, untouched.
   SegmentProgress latest;
   latest.next_block = plan_first_block(plan, range.first);
   bool resuming = false;
-  if (args.resume) {
-    if (std::filesystem::exists(ckpt_path)) {
-      latest = read_checkpoint(ckpt_path, info, plan, range.first, range.second);
-      resuming = true;
-      spdlog::info("resuming from checkpoint {}: {} segments done, next block {}", ckpt_path,
-                   latest.segments.size(), latest.next_block);
-    } else {
-      spdlog::info("--resume: no checkpoint at {}; starting from the beginning", ckpt_path);
+  bool own_checkpoint = false;
+  double wall_before = 0.0;  // computing time of the legs before this one
+  if (writer && args.resume && fs::exists(ckpt_path)) {
+    RunInfo saved;
+    latest = read_checkpoint(ckpt_path, info, plan, range.first, range.second, &saved);
+    resuming = true;
+    own_checkpoint = true;
+    wall_before = saved.wall_seconds > 0.0 ? saved.wall_seconds : 0.0;
+    spdlog::info("resuming from checkpoint {}: {} segments done, next block {}", ckpt_path,
+                 latest.segments.size(), latest.next_block);
+  } else if (checkpointing && writer && entry_exists(ckpt_path)) {
+    std::string why = not_this_runs_checkpoint(ckpt_path, info);
+    if (why.empty()) {
+      RunInfo any_build = info;  // it is replaced: which build wrote it does not matter
+      any_build.git_commit.clear();
+      try {
+        (void)read_checkpoint(ckpt_path, any_build, plan, range.first, range.second);
+      } catch (const Error& e) {
+        why = e.what();
+      }
     }
-  } else if (checkpointing && writer && std::filesystem::exists(ckpt_path)) {
+    if (!why.empty())
+      throw OutputError("checkpoint.path " + quoted(ckpt_path) +
+                        " exists and is not a checkpoint of this run (" + why +
+                        "); it is left untouched: move it away or set checkpoint.path to "
+                        "another file");
     spdlog::warn("checkpoint {} exists and will be replaced (use --resume to continue it)",
                  ckpt_path);
+    own_checkpoint = true;
+  } else if (args.resume && writer) {
+    spdlog::info("--resume: no checkpoint at {}; starting from the beginning", ckpt_path);
+  }
+  // Rank 0's decision and state for every rank: ranks that see another
+  // checkpoint (node-local paths, another working directory) or none still
+  // continue from rank 0's, so the blocks and partials line up.
+  if (g_mpi->size() > 1) {
+    std::vector<unsigned char> start;
+    if (writer) {
+      start.push_back(resuming ? 1 : 0);
+      const std::vector<unsigned char> state = progress_to_bytes(latest, plan.analysis);
+      start.insert(start.end(), state.begin(), state.end());
+    }
+    g_mpi->broadcast(start);
+    if (!writer) {
+      if (start.empty()) throw Error("MPI: rank 0 sent no start decision");
+      resuming = start[0] != 0;
+      latest = progress_from_bytes(std::vector<unsigned char>(start.begin() + 1, start.end()),
+                                   plan.analysis);
+    }
   }
   // Per-draw output streams into the result's temporary file while the run
   // computes. Opened after any checkpoint is read: read_result forks a probe,
@@ -176,10 +396,15 @@ int cmd_run(const RunArgs& args) {
                                            draws_selected_count(cfg.draws_output, plan.draws));
   std::uint64_t saved_block = resuming ? latest.next_block : ~std::uint64_t{0};
   auto last_save = std::chrono::steady_clock::now();
+  // Computing starts at t0 (reset just before it); a checkpoint records the
+  // time of every leg so far, so the result's wall_seconds covers them all.
+  auto t0 = std::chrono::steady_clock::now();
   const auto save = [&](bool periodic) {
     const auto s0 = std::chrono::steady_clock::now();
     try {
+      info.wall_seconds = wall_before + std::chrono::duration<double>(s0 - t0).count();
       write_checkpoint(ckpt_path, make_checkpoint(info, range.first, total_segments, latest));
+      own_checkpoint = true;
     } catch (const OutputError& e) {
       if (!periodic) throw;
       spdlog::warn("{} (the run goes on)", e.what());
@@ -204,13 +429,14 @@ int cmd_run(const RunArgs& args) {
       if (writer && since >= cfg.checkpoint_every) save(true);
     };
 
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
-  std::signal(SIGUSR1, on_signal);  // Slurm's --signal
+  // The signal handlers were installed first thing in main: a signal that came
+  // during start-up (config, locks, reading the checkpoint) stops the run here,
+  // before computing, with the same exit codes as one that comes later.
   Progress progress(range_draws, Progress::default_mode(args.quiet || !writer),
                     std::chrono::seconds(10));
-  const auto t0 = std::chrono::steady_clock::now();
+  t0 = std::chrono::steady_clock::now();
   try {
+    if (g_mpi->any(g_stop.load())) throw Interrupted();
     DrawsFn on_draws;
     if (draw_file) on_draws = [&](std::uint64_t, const DrawBatch& b) { draw_file->append(b); };
     SegmentProgress done = run_plan_segments(
@@ -237,7 +463,16 @@ int cmd_run(const RunArgs& args) {
     if (g_mpi->any(g_stop.load())) throw Interrupted();
   } catch (const Interrupted&) {
     progress.finish();
-    if (!checkpointing) throw;
+    // Without checkpoint.every, a checkpoint this run resumed from is still
+    // there to continue (75); no checkpoint at all: 130, nothing written.
+    if (!checkpointing && !resuming) throw;
+    if (!checkpointing) {
+      spdlog::warn(
+          "stopped by a signal: checkpoint {} still holds the run up to block {} (without "
+          "checkpoint.every nothing newer was saved); continue with --resume (exit {})",
+          ckpt_path, saved_block, static_cast<int>(kExitCheckpointed));
+      return kExitCheckpointed;
+    }
     // Every rank holds the same state; rank 0 saves it unless just saved.
     if (writer && saved_block != latest.next_block) save(false);
     spdlog::warn(
@@ -247,7 +482,8 @@ int cmd_run(const RunArgs& args) {
     return kExitCheckpointed;
   }
   progress.finish();
-  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double wall =
+      wall_before + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (!writer) return kExitOk;
 
   result.state.segment_first = range.first;
@@ -258,8 +494,7 @@ int cmd_run(const RunArgs& args) {
   info.wall_seconds = wall;
   write_result(cfg.output_path, result, args.force, draw_file.get());
   // The result is complete: its checkpoint is no longer needed.
-  if ((checkpointing || resuming) && ::unlink(ckpt_path.c_str()) != 0 && errno != ENOENT)
-    spdlog::warn("cannot remove checkpoint {}: {}", ckpt_path, std::strerror(errno));
+  if (own_checkpoint) remove_checkpoint(ckpt_path);
   const Tally& t = result.tally;
   spdlog::info("wrote {}: {} draws ({} valid, {} invalid) in {:.3f} s, {:.4g} draws/s",
                cfg.output_path, t.draws, t.valid, t.draws - t.valid, wall,
@@ -270,6 +505,7 @@ int cmd_run(const RunArgs& args) {
 // spillmc merge: shards of one run into the result a single run gives.
 int cmd_merge(const std::vector<std::string>& shards, const std::string& output, bool force) {
   using namespace spillmc;
+  if (output.empty()) throw InputError("-o: empty path");
   check_output_path(output, force);
   const Result result = merge_shards(shards, output);
   write_result(output, result, force);
@@ -278,7 +514,22 @@ int cmd_merge(const std::vector<std::string>& shards, const std::string& output,
   return kExitOk;
 }
 
-// spillmc verify: "OK: ..." per good file; each problem of a bad one; exit 3 if any is bad.
+// A checkpoint's integrity: its file, /state and /checkpoint checksums (what
+// --resume checks before the run's identity).
+std::vector<std::string> checkpoint_problems(const spillmc::ResultFile& r) {
+  std::vector<std::string> p;
+  if (!r.file_checksum_problem.empty()) p.push_back(r.file_checksum_problem);
+  if (r.state_checksum != r.state_checksum_data)
+    p.push_back("/state checksum mismatch: stored " + r.state_checksum + ", data gives " +
+                r.state_checksum_data + " (the checkpoint is corrupt)");
+  if (r.checkpoint_checksum != r.checkpoint_checksum_data)
+    p.push_back("/checkpoint checksum mismatch: stored " + r.checkpoint_checksum + ", data gives " +
+                r.checkpoint_checksum_data + " (the checkpoint is corrupt)");
+  return p;
+}
+
+// spillmc verify: "OK: ..." per good file ("CHECKPOINT: ..." for an intact checkpoint); each
+// problem of a bad one; exit 3 if any is bad.
 int cmd_verify(const std::vector<std::string>& files) {
   using namespace spillmc;
   int rc = kExitOk;
@@ -287,9 +538,20 @@ int cmd_verify(const std::vector<std::string>& files) {
     ResultFile r;
     try {
       r = read_result(path);
-      problems = verify_result(r);
+      problems = r.info.kind == kKindCheckpoint ? checkpoint_problems(r) : verify_result(r);
     } catch (const Error& e) {
       problems.push_back(e.what());
+    }
+    if (problems.empty() && r.info.kind == kKindCheckpoint) {
+      // Not a result: one line, and exit 0 when its checksums hold.
+      std::cout << "CHECKPOINT: " << path
+                << ": a checkpoint (kind checkpoint), checksums OK: " << r.state.segments.size()
+                << " segments of [" << r.state.segment_first << ", " << r.state.segment_count_total
+                << ") done, next block " << r.checkpoint.next_block << ", seed " << r.info.seed
+                << ", model " << r.info.model
+                << "; it is not a result: continue its run with spillmc run "
+                << "CONFIG --resume\n";
+      continue;
     }
     if (problems.empty()) {
       const RunInfo& i = r.info;
@@ -307,6 +569,29 @@ int cmd_verify(const std::vector<std::string>& files) {
   return rc;
 }
 
+// spillmc inspect: the table or JSON of a file whose checksums hold. A corrupt
+// file's numbers are not shown: its problems, as verify words them, and exit 3.
+int cmd_inspect(const std::string& path, bool json) {
+  using namespace spillmc;
+  const ResultFile r = read_result(path);
+  std::vector<std::string> problems;
+  if (!r.file_checksum_problem.empty()) problems.push_back(r.file_checksum_problem);
+  if (r.state_checksum != r.state_checksum_data)
+    problems.push_back("/state checksum mismatch: stored " + r.state_checksum + ", data gives " +
+                       r.state_checksum_data + " (the state is corrupt)");
+  if (r.info.kind == kKindCheckpoint && r.checkpoint_checksum != r.checkpoint_checksum_data)
+    problems.push_back("/checkpoint checksum mismatch: stored " + r.checkpoint_checksum +
+                       ", data gives " + r.checkpoint_checksum_data + " (the state is corrupt)");
+  if (!problems.empty()) {
+    for (const std::string& p : problems) spdlog::error("FAIL: {}: {}", path, p);
+    spdlog::error("{} is corrupt: its numbers are not shown (spillmc verify checks it)",
+                  quoted(path));
+    return kExitOutput;
+  }
+  std::cout << (json ? format_json(r) : format_table(r));
+  return kExitOk;
+}
+
 // Logs the error and returns its exit code; under MPI with several ranks, ends
 // the whole job with that code instead (no rank is left waiting, nothing written).
 int fail(int code, const std::string& msg) {
@@ -319,8 +604,13 @@ int fail(int code, const std::string& msg) {
 
 int main(int argc, char** argv) {
   using namespace spillmc;
+  // First of all, so a signal during start-up (MPI, config, locks, reading a
+  // checkpoint) is noted rather than killing the process: `run` acts on it
+  // before computing (exit 75 or 130); other commands put the defaults back.
+  install_signal_handlers();
   const MpiSession mpi(argc, argv);  // rank 0 of 1 unless launched by mpirun/srun
   g_mpi = &mpi;
+  install_signal_handlers();  // again, in case the MPI library set its own
   auto logger = spdlog::stderr_color_mt("spillmc");
   spdlog::set_default_logger(logger);
   spdlog::set_pattern(mpi.size() > 1 ? "[%Y-%m-%d %H:%M:%S.%e] [rank " +
@@ -339,19 +629,25 @@ int main(int argc, char** argv) {
   RunArgs run_args;
   auto* run = app.add_subcommand("run", "evaluate the draws of CONFIG and write an HDF5 file");
   run->add_option("config", run_args.config, "YAML config file")->required();
-  run->add_option("-o,--output", run_args.output, "output file (overrides output.path)");
-  run->add_option("--draws", run_args.draws, "number of draws");
-  run->add_option("--seed", run_args.seed, "random seed (0 .. 2^64-1)");
-  run->add_option("--backend", run_args.backend, "auto|cpu|cuda");
-  run->add_option("--threads", run_args.threads, "CPU threads (0: all cores)");
-  run->add_option("--model", run_args.model, "constrained|paper");
+  // Options whose value becomes a config key: their values are checked in
+  // overrides_of (an empty or null value is an error, not "not given").
+  std::vector<std::pair<CLI::Option*, Given*>> given;
+  const auto value_option = [&](const char* name, Given& g, const char* help) {
+    given.emplace_back(run->add_option(name, g.value, help), &g);
+  };
+  value_option("-o,--output", run_args.output, "output file (overrides output.path)");
+  value_option("--draws", run_args.draws, "number of draws");
+  value_option("--seed", run_args.seed, "random seed (0 .. 2^64-1)");
+  value_option("--backend", run_args.backend, "auto|cpu|cuda");
+  value_option("--threads", run_args.threads, "CPU threads (0: all cores)");
+  value_option("--model", run_args.model, "constrained|paper");
   run->add_option("--set", run_args.sets, "override a config key: KEY=VALUE (repeatable)");
-  run->add_option("--shard", run_args.shard,
-                  "I/N: run the I-th (0-based) of N shares of the segments and write a shard "
-                  "file (default: SLURM_ARRAY_TASK_ID/COUNT)");
+  value_option("--shard", run_args.shard,
+               "I/N: run the I-th (0-based) of N shares of the segments and write a shard "
+               "file (default: SLURM_ARRAY_TASK_ID/COUNT)");
   run->add_flag("--force", run_args.force, "overwrite an existing output file");
-  run->add_option("--checkpoint-every", run_args.checkpoint_every,
-                  "save a checkpoint every SECONDS (overrides checkpoint.every)");
+  value_option("--checkpoint-every", run_args.checkpoint_every,
+               "save a checkpoint every SECONDS (overrides checkpoint.every)");
   run->add_flag("--resume", run_args.resume,
                 "continue from the checkpoint (checkpoint.path, default OUTPUT.ckpt); without "
                 "one, start from the beginning");
@@ -389,12 +685,18 @@ int main(int argc, char** argv) {
     const int rc = app.exit(e);  // prints help/version or the usage error
     return rc == 0 ? kExitOk : kExitBadInput;
   }
+  for (const auto& [option, g] : given) g->set = option->count() > 0;
 
   if (run_args.quiet && log_level == "info") log_level = "warn";
   spdlog::set_level(spdlog::level::from_str(log_level));
   if (mpi.rank() != 0 && spdlog::get_level() < spdlog::level::warn)
     spdlog::set_level(spdlog::level::warn);
 
+  if (!*run) {
+    // Only `run` stops cleanly on a signal; the other commands keep the defaults.
+    for (const int sig : kStopSignals) std::signal(sig, SIG_DFL);
+    if (g_stop.load()) return kExitInterrupted;
+  }
   try {
     if (*run) return cmd_run(run_args);
     if (*merge) return cmd_merge(merge_inputs, merge_output, merge_force);
@@ -405,11 +707,7 @@ int main(int argc, char** argv) {
       std::cout << effective_yaml(load_config(validate_config, o));
       return kExitOk;
     }
-    if (*inspect) {
-      const ResultFile r = read_result(inspect_file);
-      std::cout << (inspect_json ? format_json(r) : format_table(r));
-      return kExitOk;
-    }
+    if (*inspect) return cmd_inspect(inspect_file, inspect_json);
   } catch (const Interrupted&) {
     spdlog::warn("interrupted: no output written");
     return kExitInterrupted;

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <climits>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -203,6 +204,19 @@ bool MpiSession::any(bool flag) const {
   int in = flag ? 1 : 0, out = 0;
   MPI_Allreduce(&in, &out, 1, MPI_INT, MPI_LOR, MPI_COMM_WORLD);
   return out != 0;
+}
+
+void MpiSession::broadcast(std::vector<unsigned char>& bytes) const {
+  if (!active_ || size_ == 1) return;
+  std::uint64_t n = bytes.size();
+  MPI_Bcast(&n, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
+  bytes.resize(static_cast<std::size_t>(n));
+  // In pieces: MPI counts are int.
+  constexpr std::uint64_t kPiece = std::uint64_t{1} << 30;
+  for (std::uint64_t at = 0; at < n; at += kPiece) {
+    const std::uint64_t len = n - at < kPiece ? n - at : kPiece;
+    MPI_Bcast(bytes.data() + at, static_cast<int>(len), MPI_BYTE, 0, MPI_COMM_WORLD);
+  }
 }
 
 void MpiSession::abort(int code, const std::string& msg) const {

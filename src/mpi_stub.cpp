@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "spillmc/mpi.hpp"
 
@@ -19,6 +20,8 @@ MpiSession::~MpiSession() = default;
 bool MpiSession::any(bool flag) const {
   return flag;
 }
+
+void MpiSession::broadcast(std::vector<unsigned char>& /*bytes*/) const {}
 
 void MpiSession::abort(int code, const std::string& msg) const {
   spdlog::error("{}", msg);

@@ -377,7 +377,8 @@ Result merge_shards(const std::vector<std::string>& paths, const std::string& ou
         throw InputError(quoted(f.path) + " does not belong with " + quoted(ref.path) + ": " +
                          what + " " + b + " vs " + a);
     };
-    differ("config_hash", ref.info.config_hash, f.info.config_hash);
+    // The named fields first, so the message says what differs; the config
+    // hash (anything else in the config) last.
     differ("seed", std::to_string(ref.info.seed), std::to_string(f.info.seed));
     differ("model", ref.info.model, f.info.model);
     differ("draws_requested", std::to_string(ref.info.draws_requested),
@@ -386,6 +387,7 @@ Result merge_shards(const std::vector<std::string>& paths, const std::string& ou
     differ("format_version", std::to_string(ref.format_version), std::to_string(f.format_version));
     differ("shard_count", std::to_string(ref.info.shard_count), std::to_string(f.info.shard_count));
     differ("backend", ref.info.backend, f.info.backend);
+    differ("config_hash", ref.info.config_hash, f.info.config_hash);
     if (f.info.git_commit != ref.info.git_commit)
       spdlog::warn("merge: {} was built from {}, {} from {}", quoted(f.path), f.info.git_commit,
                    quoted(ref.path), ref.info.git_commit);

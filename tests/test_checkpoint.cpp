@@ -3,11 +3,13 @@
 // gives the bits of an uninterrupted run however often it is stopped (SIGKILL
 // included), also for a sweep, and checkpoints of another run or damaged ones
 // are refused.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -21,7 +23,10 @@
 
 #include "h5_compare.hpp"
 #include "harness.hpp"
+#include "spillmc/analysis.hpp"
 #include "spillmc/backend.hpp"
+#include "spillmc/checkpoint.hpp"
+#include "spillmc/config.hpp"
 #include "spillmc/errors.hpp"
 #include "spillmc/result.hpp"
 #include "spillmc/run.hpp"
@@ -251,6 +256,42 @@ TEST_F(Checkpoint, AnotherRunsCheckpointIsRefusedAndADamagedOneToo) {
   EXPECT_TRUE(verify_result(read_result(out())).empty());
 }
 
+// Without --resume, a stale checkpoint of this same run is replaced (with a
+// warning) and removed at the end. Another run's checkpoint, or a damaged one,
+// is refused (exit 3) and left as it was, so that run can still be resumed.
+TEST_F(Checkpoint, OnlyAStaleCheckpointOfThisRunIsReplaced) {
+  ASSERT_EQ(stop(SIGTERM, 0.6, false), kExitCheckpointed) << log_text();
+  ASSERT_TRUE(fs::exists(ckpt()));
+  const std::string saved = spillmc_test::slurp(ckpt());
+  for (const std::string other :
+       {" --seed 6", " --draws 1000", " --set parameters.b=1", " --model paper"}) {
+    const Cmd c = sh("run " + cfg_ + " -q" + other);
+    EXPECT_EQ(c.status, kExitOutput) << other << "\n" << c.out;
+    EXPECT_CONTAINS(c.out, "checkpoint.path '" + ckpt() + "' exists and is not a checkpoint");
+    EXPECT_CONTAINS(c.out, "another run");
+    EXPECT_EQ(spillmc_test::slurp(ckpt()), saved) << other;
+    EXPECT_FALSE(fs::exists(out()));
+  }
+  {
+    std::ofstream(path("half.ckpt"), std::ios::binary) << saved.substr(0, saved.size() / 2);
+    const Cmd c = sh("run " + cfg_ + " -q --set checkpoint.path=" + path("half.ckpt"));
+    EXPECT_EQ(c.status, kExitOutput) << c.out;
+    EXPECT_EQ(fs::file_size(path("half.ckpt")), saved.size() / 2);
+    EXPECT_FALSE(fs::exists(out()));
+  }
+  const Cmd c = sh("run " + cfg_ + " -q");
+  ASSERT_EQ(c.status, 0) << c.out;
+  EXPECT_CONTAINS(c.out, "will be replaced");
+  EXPECT_FALSE(fs::exists(ckpt()));
+  EXPECT_TRUE(verify_result(read_result(out())).empty());
+  // This run's checkpoint left beside its complete result: --resume removes it.
+  std::ofstream(ckpt(), std::ios::binary) << saved;
+  const Cmd r = sh("run " + cfg_ + " --resume");
+  EXPECT_EQ(r.status, 0) << r.out;
+  EXPECT_CONTAINS(r.out, "already holds the complete result");
+  EXPECT_FALSE(fs::exists(ckpt()));
+}
+
 TEST_F(Checkpoint, SigkillAtRandomMomentsThenResumeIsBitIdentical) {
   const ResultFile ref = reference();
   std::mt19937_64 rng(12345);
@@ -332,4 +373,235 @@ TEST(CheckpointState, ResumeFromEveryChunkIsBitIdentical) {
     bad.segments.pop_back();
     EXPECT_NE(check_segment_progress(bad, draws, range.first, range.second, sb), "");
   }
+}
+
+// Issue 5 audit, item 3: a checkpoint is one run's for the whole run. A second
+// run naming the same checkpoint.path (another -o) is refused with exit 3 and
+// leaves it alone; with --shard an explicit checkpoint.path becomes one per
+// shard (tagged as shard files are), so array tasks never share one.
+TEST_F(Checkpoint, ACheckpointIsLockedAndShardsGetTheirOwn) {
+  const std::string shared = " --set checkpoint.path=" + path("shared.ckpt");
+  const pid_t first = spawn(
+      {"run", cfg_, "-q", "-o", path("a.h5"), "--set", "checkpoint.path=" + path("shared.ckpt")},
+      log());
+  sleep_s(0.5);
+  const Cmd second = sh("run " + cfg_ + " -q -o " + path("b.h5") + shared);
+  ::kill(first, SIGTERM);
+  ASSERT_EQ(wait_exit(first), kExitCheckpointed) << log_text();
+  EXPECT_EQ(second.status, kExitOutput) << second.out;
+  EXPECT_CONTAINS(second.out, "checkpoint '" + path("shared.ckpt") + "' is in use by another run");
+  EXPECT_FALSE(fs::exists(path("b.h5")));
+  // The first run's checkpoint is intact and resumes.
+  const Cmd r = sh("run " + cfg_ + " -q --resume -o " + path("a.h5") + shared);
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_FALSE(fs::exists(path("shared.ckpt")));
+  EXPECT_FALSE(fs::exists(path(".shared.ckpt.lock")));  // released at the end
+
+  // Two shards with one explicit checkpoint.path: each writes its own. Two
+  // full segments, so that both shards run about 3 s.
+  std::vector<pid_t> pids;
+  for (int i = 0; i < 2; ++i)
+    pids.push_back(spawn(
+        {"run", cfg_, "-q", "--draws", "134217728", "--shard", std::to_string(i) + "/2", "-o",
+         path("s" + std::to_string(i) + ".h5"), "--set", "checkpoint.path=" + path("run.ckpt")},
+        log(), {}, true));
+  sleep_s(0.7);
+  for (const pid_t p : pids) ::kill(p, SIGTERM);
+  for (const pid_t p : pids) EXPECT_EQ(wait_exit(p), kExitCheckpointed) << log_text();
+  EXPECT_FALSE(fs::exists(path("run.ckpt")));
+  for (int i = 0; i < 2; ++i) {
+    const std::string own = path("run.shard-000" + std::to_string(i) + "-of-0002.ckpt");
+    ASSERT_TRUE(fs::exists(own)) << log_text();
+    EXPECT_EQ(read_result(own).info.shard_index, static_cast<std::uint64_t>(i));
+    const Cmd c = sh("run " + cfg_ + " -q --draws 134217728 --resume --shard " + std::to_string(i) +
+                     "/2 -o " + path("s" + std::to_string(i) + ".h5") +
+                     " --set checkpoint.path=" + path("run.ckpt"));
+    EXPECT_EQ(c.status, 0) << c.out;
+    EXPECT_FALSE(fs::exists(own));
+  }
+  const Cmd m = sh("merge " + path("s0.h5") + " " + path("s1.h5") + " -o " + path("m.h5"));
+  ASSERT_EQ(m.status, 0) << m.out;
+  EXPECT_TRUE(verify_result(read_result(path("m.h5"))).empty());
+}
+
+// Item 4: a checkpoint that cannot be written fails before computing (exit 3,
+// naming the path and the system error), not when the signal comes.
+TEST_F(Checkpoint, AnUnwritableCheckpointPathFailsBeforeComputing) {
+  const auto t0 = std::chrono::steady_clock::now();
+  Cmd c = sh("run " + cfg_ + " --set checkpoint.path=" + path("nodir/x.ckpt"));
+  EXPECT_EQ(c.status, kExitOutput) << c.out;
+  EXPECT_CONTAINS(c.out, "cannot write checkpoint '" + path("nodir/x.ckpt") + "'");
+  EXPECT_CONTAINS(c.out, "No such file or directory");
+  EXPECT_LT(spillmc_test::seconds_since(t0), 2.0);  // the run takes about 3 s
+  fs::create_directory(path("dir.ckpt"));
+  c = sh("run " + cfg_ + " --set checkpoint.path=" + path("dir.ckpt"));
+  EXPECT_EQ(c.status, kExitOutput) << c.out;
+  EXPECT_CONTAINS(c.out, path("dir.ckpt"));
+  EXPECT_FALSE(fs::exists(out()));
+  EXPECT_EQ(tmp_.count_files(), 2);  // the config and the directory: nothing left
+}
+
+// Item 6: temporary checkpoint files a killed run left (.<name>.tmp.<pid>) are
+// removed by the next run on that checkpoint, the default path and an explicit one.
+TEST_F(Checkpoint, StaleTemporaryCheckpointsAreRemoved) {
+  for (const char* name : {".out.h5.ckpt.tmp.999999", ".out.h5.ckpt.tmp.999998.1",
+                           ".my.ckpt.tmp.999997", ".out.h5.ckpt.tmp.keep"})
+    std::ofstream(path(name)) << "left by a killed run";
+  Cmd c = sh("run " + cfg_ + " -q --draws 1000");
+  ASSERT_EQ(c.status, 0) << c.out;
+  EXPECT_FALSE(fs::exists(path(".out.h5.ckpt.tmp.999999")));
+  EXPECT_FALSE(fs::exists(path(".out.h5.ckpt.tmp.999998.1")));
+  EXPECT_TRUE(fs::exists(path(".out.h5.ckpt.tmp.keep")));  // not a temporary name
+  c = sh("run " + cfg_ + " -q --draws 1000 -o " + path("o2.h5") +
+         " --set checkpoint.path=" + path("my.ckpt"));
+  ASSERT_EQ(c.status, 0) << c.out;
+  EXPECT_FALSE(fs::exists(path(".my.ckpt.tmp.999997")));
+}
+
+// Item 7: a signal during start-up (config, locks, reading the checkpoint) ends
+// with the documented codes: 75 with a checkpoint, 130 without, never a death
+// by the signal. It is sent as soon as the process has its handlers (SigCgt in
+// /proc: set first thing, before the config is read), so it comes before
+// computing: a resumed run's checkpoint is left as it was (no block done).
+// (A signal in the first milliseconds, before the program's code runs at all,
+// still kills it: exec and loading the libraries.)
+namespace {
+
+bool catches(pid_t pid, int sig) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(status, line))
+    if (line.rfind("SigCgt:", 0) == 0)
+      return (std::stoull(line.substr(7), nullptr, 16) >> (sig - 1)) & 1u;
+  return false;
+}
+
+}  // namespace
+
+TEST_F(Checkpoint, ASignalDuringStartUpEndsWith75Or130) {
+  const auto stop_early = [&](int sig, double extra, bool resume) {
+    std::vector<std::string> a = {"run", cfg_, "-q"};
+    if (resume) a.push_back("--resume");
+    const pid_t pid = spawn(a, log(), {}, /*append_log=*/true);
+    const auto t0 = std::chrono::steady_clock::now();
+    while (!catches(pid, sig) && spillmc_test::seconds_since(t0) < 5) sleep_s(0.0005);
+    sleep_s(extra);
+    ::kill(pid, sig);
+    return wait_exit(pid);
+  };
+  ASSERT_EQ(stop(SIGTERM, 0.6, false), kExitCheckpointed) << log_text();
+  const std::string saved = spillmc_test::slurp(ckpt());
+  const std::uint64_t next = read_result(ckpt()).checkpoint.next_block;
+  for (const double extra : {0.0, 0.002, 0.005}) {
+    std::ofstream(ckpt(), std::ios::binary) << saved;
+    EXPECT_EQ(stop_early(SIGUSR1, extra, true), kExitCheckpointed) << extra << "\n" << log_text();
+    ASSERT_TRUE(fs::exists(ckpt()));
+    const ResultFile c = read_result(ckpt());
+    EXPECT_TRUE(c.file_checksum_problem.empty());
+    EXPECT_EQ(c.checkpoint.next_block, next) << extra;  // stopped before computing
+  }
+  // A fresh run with checkpoints on writes one of no blocks done.
+  fs::remove(ckpt());
+  EXPECT_EQ(stop_early(SIGTERM, 0.0, false), kExitCheckpointed) << log_text();
+  ASSERT_TRUE(fs::exists(ckpt()));
+  EXPECT_EQ(read_result(ckpt()).checkpoint.next_block, 0u);
+  fs::remove(ckpt());
+  // Without checkpoints: 130 and nothing written.
+  std::ofstream(cfg_) << kCheap << "output:\n  path: " << out() << "\n";
+  for (const double extra : {0.0, 0.005})
+    EXPECT_EQ(stop_early(SIGTERM, extra, false), kExitInterrupted) << extra << "\n" << log_text();
+  EXPECT_FALSE(fs::exists(out()));
+  EXPECT_FALSE(fs::exists(ckpt()));
+}
+
+// Item 7, the script: requeue.sbatch sets its traps before starting spillmc and
+// forwards a signal that comes early; spillmc, stopped before computing, exits
+// 75 and the job requeues (fake scontrol on PATH).
+TEST_F(Checkpoint, RequeueScriptRequeuesOnAnEarlySignal) {
+  const std::string bin = path("bin");
+  fs::create_directory(bin);
+  std::ofstream(bin + "/scontrol") << "#!/bin/sh\necho \"$@\" >>" << path("scontrol.log") << "\n";
+  fs::permissions(bin + "/scontrol", fs::perms::owner_all);
+  const std::string script = std::string(SPILLMC_SOURCE_DIR) + "/scripts/slurm/requeue.sbatch";
+  for (const double after : {0.03, 0.08}) {
+    fs::remove(ckpt());
+    fs::remove(path("scontrol.log"));
+    const pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      const std::string p = bin + ":" + std::getenv("PATH");
+      setenv("PATH", p.c_str(), 1);
+      setenv("SPILLMC", SPILLMC_BINARY, 1);
+      setenv("SLURM_JOB_ID", "4242", 1);
+      for (const char* v : spillmc_test::kSlurmArrayVars) unsetenv(v);
+      const int fd = ::open(log().c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+      ::dup2(fd, 1);
+      ::dup2(fd, 2);
+      execl("/bin/bash", "bash", script.c_str(), cfg_.c_str(), "-q", static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    sleep_s(after);
+    ::kill(pid, SIGUSR1);
+    EXPECT_EQ(wait_exit(pid), 0) << after << "\n" << log_text();
+    EXPECT_EQ(spillmc_test::slurp(path("scontrol.log")), "requeue 4242\n") << log_text();
+    EXPECT_TRUE(fs::exists(ckpt())) << after;
+    EXPECT_FALSE(fs::exists(out()));
+  }
+}
+
+// Item 9: wall_seconds and draws_per_second of a resumed run cover every leg:
+// the checkpoint records the time spent so far, the resume adds its own.
+TEST_F(Checkpoint, WallSecondsCoverEveryLeg) {
+  ASSERT_EQ(stop(SIGTERM, 0.8, false), kExitCheckpointed) << log_text();
+  const double first = read_result(ckpt()).info.wall_seconds;
+  EXPECT_GT(first, 0.4);
+  EXPECT_LT(first, 2.0);
+  ASSERT_EQ(stop(SIGTERM, 0.8, true), kExitCheckpointed) << log_text();
+  const double second = read_result(ckpt()).info.wall_seconds;
+  EXPECT_GT(second, first + 0.4);
+  const Cmd r = sh("run " + cfg_ + " --resume");
+  ASSERT_EQ(r.status, 0) << r.out;
+  const ResultFile got = read_result(out());
+  EXPECT_GT(got.info.wall_seconds, second);
+  // The log line reports the same total.
+  EXPECT_CONTAINS(r.out, "in ");
+}
+
+// Item 10: a checkpoint written by another build (git_commit) is continued with
+// a warning naming both commits.
+TEST_F(Checkpoint, AnotherBuildsCheckpointIsContinuedWithAWarning) {
+  ASSERT_EQ(stop(SIGTERM, 0.6, false), kExitCheckpointed) << log_text();
+  const Config cfg = load_config(cfg_, {});
+  const RunPlan plan = make_run_plan(cfg);
+  const ResultFile f = read_result(ckpt());
+  RunInfo info = f.info;
+  const SegmentProgress p = read_checkpoint(ckpt(), info, plan, 0, plan.total_segments());
+  const std::string other = "0123456789abcdef0123456789abcdef01234567-dirty";
+  info.git_commit = other;
+  write_checkpoint(ckpt(), make_checkpoint(info, 0, plan.total_segments(), p));
+  const Cmd r = sh("run " + cfg_ + " --resume");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_CONTAINS(r.out, "was written by the build of commit " + other + ", this run is commit " +
+                             f.info.git_commit);
+}
+
+// Item 12: verify on an intact checkpoint says what it is in one line (exit 0);
+// a damaged one fails (exit 3).
+TEST_F(Checkpoint, VerifyOnACheckpointSaysSoInOneLine) {
+  ASSERT_EQ(stop(SIGTERM, 0.6, false), kExitCheckpointed) << log_text();
+  Cmd c = sh("verify " + ckpt());
+  EXPECT_EQ(c.status, 0) << c.out;
+  EXPECT_EQ(std::count(c.out.begin(), c.out.end(), '\n'), 1) << c.out;
+  EXPECT_CONTAINS(c.out,
+                  "CHECKPOINT: " + ckpt() + ": a checkpoint (kind checkpoint), checksums OK");
+  EXPECT_CONTAINS(c.out, "--resume");
+  EXPECT_EQ(c.out.find("FAIL"), std::string::npos) << c.out;
+  {
+    std::fstream f(ckpt(), std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(fs::file_size(ckpt()) / 2));
+    f.write("\x5a\xa5\x5a\xa5", 4);
+  }
+  c = sh("verify " + ckpt());
+  EXPECT_EQ(c.status, kExitOutput) << c.out;
+  EXPECT_CONTAINS(c.out, "FAIL: " + ckpt());
 }

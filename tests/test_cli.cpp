@@ -15,6 +15,8 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "harness.hpp"
 #include "spillmc/backend.hpp"
@@ -199,6 +201,185 @@ TEST_F(Cli, InterruptStopsCleanlyWithExit130AndNoFile) {
   EXPECT_LT(spillmc_test::seconds_since(t0), 10.0);
   EXPECT_FALSE(fs::exists(out));
   EXPECT_EQ(count_files(), 1);  // only the config
+}
+
+// checkpoint.path naming the config or the output (any spelling of it, or a
+// hard link to it) is refused up front, exit 2; neither file is touched.
+TEST_F(Cli, CheckpointPathThatIsTheConfigOrTheOutputIsRefused) {
+  const std::string cfg = write("w.yaml", kWorked);
+  const std::string out = path("o.h5");
+  ASSERT_EQ(sh("run " + cfg + " -o " + out + " -q --backend cpu").status, 0);
+  const std::string result = spillmc_test::slurp(out);
+  fs::create_directory(path("sub"));
+  fs::create_hard_link(cfg, path("cfg_link.yaml"));
+  for (const std::string& ck :
+       {cfg, path("sub/../w.yaml"), path("cfg_link.yaml"), out, path("./sub/../o.h5")}) {
+    for (const std::string resume : {"", " --resume"}) {
+      const Cmd c = sh("run " + cfg + " -o " + out + " -q --backend cpu --force" + resume +
+                       " --set 'checkpoint={every: 600, path: \"" + ck + "\"}'");
+      EXPECT_EQ(c.status, 2) << ck << resume << "\n" << c.out;
+      EXPECT_CONTAINS(c.out, "checkpoint.path");
+      EXPECT_EQ(spillmc_test::slurp(cfg), kWorked) << ck << resume;
+      EXPECT_EQ(spillmc_test::slurp(out), result) << ck << resume;
+    }
+  }
+  // --checkpoint-every with the default path (OUTPUT.ckpt) is fine.
+  const Cmd ok =
+      sh("run " + cfg + " -o " + out + " -q --backend cpu --force --checkpoint-every 600");
+  EXPECT_EQ(ok.status, 0) << ok.out;
+  EXPECT_FALSE(fs::exists(out + ".ckpt"));
+}
+
+// A file at checkpoint.path that is not this run's checkpoint is neither
+// replaced nor removed: with checkpoints on the run refuses it (exit 3, naming
+// it, nothing written); with them off it is left alone.
+TEST_F(Cli, AFileAtCheckpointPathThatIsNotThisRunsCheckpointIsKept) {
+  const std::string cfg = write("w.yaml", kWorked);
+  const std::string precious = write("precious.txt", "precious\n");
+  const std::string out = path("o.h5");
+  Cmd c = sh("run " + cfg + " -o " + out +
+             " -q --backend cpu --set 'checkpoint={every: 600, path: " + precious + "}'");
+  EXPECT_EQ(c.status, 3) << c.out;
+  EXPECT_CONTAINS(c.out, "checkpoint.path '" + precious + "'");
+  EXPECT_CONTAINS(c.out, "not a checkpoint of this run");
+  EXPECT_EQ(spillmc_test::slurp(precious), "precious\n");
+  EXPECT_FALSE(fs::exists(out));
+  EXPECT_EQ(count_files(), 2);  // w.yaml and precious.txt: no temporaries, no lock
+  // A SpillMC result file there is not a checkpoint either.
+  ASSERT_EQ(sh("run " + cfg + " -o " + path("r.h5") + " -q --backend cpu").status, 0);
+  const std::string r = spillmc_test::slurp(path("r.h5"));
+  c = sh("run " + cfg + " -o " + out +
+         " -q --backend cpu --checkpoint-every 600 --set "
+         "checkpoint.path=" +
+         path("r.h5"));
+  EXPECT_EQ(c.status, 3) << c.out;
+  EXPECT_CONTAINS(c.out, "kind 'result'");
+  EXPECT_EQ(spillmc_test::slurp(path("r.h5")), r);
+  EXPECT_FALSE(fs::exists(out));
+  // Checkpoints off: the file at the default checkpoint path (OUTPUT.ckpt) stays.
+  const std::string ck = write("o.h5.ckpt", "not mine\n");
+  c = sh("run " + cfg + " -o " + out + " -q --backend cpu");
+  EXPECT_EQ(c.status, 0) << c.out;
+  EXPECT_EQ(spillmc_test::slurp(ck), "not mine\n");
+  // ... also when --resume finds the complete result: only a checkpoint of this run goes.
+  c = sh("run " + cfg + " -o " + out + " --backend cpu --resume");
+  EXPECT_EQ(c.status, 0) << c.out;
+  EXPECT_CONTAINS(c.out, "already holds the complete result");
+  EXPECT_EQ(spillmc_test::slurp(ck), "not mine\n");
+  // A directory there is refused too.
+  fs::create_directory(path("d.ckpt"));
+  c = sh("run " + cfg + " -o " + path("o2.h5") +
+         " -q --backend cpu --checkpoint-every 600 --set "
+         "checkpoint.path=" +
+         path("d.ckpt"));
+  EXPECT_EQ(c.status, 3) << c.out;
+  EXPECT_TRUE(fs::is_directory(path("d.ckpt")));
+  EXPECT_FALSE(fs::exists(path("o2.h5")));
+}
+
+// The dedicated options never fall back silently: an empty value, or one that
+// YAML reads as null (which would remove the key), is an error naming the option.
+TEST_F(Cli, EmptyOrNullOptionValuesAreErrorsNamingTheOption) {
+  const std::string cfg = write("w.yaml", kWorked);
+  const std::string out = path("e.h5");
+  for (const std::string opt :
+       {"-o", "--draws", "--seed", "--threads", "--model", "--backend", "--checkpoint-every"}) {
+    const Cmd c = sh("run " + cfg + " -q " + opt + " ''" + (opt == "-o" ? "" : " -o " + out));
+    EXPECT_EQ(c.status, 2) << opt << "\n" << c.out;
+    EXPECT_CONTAINS(c.out, opt + ": empty");
+  }
+  for (const auto& [opt, value] :
+       std::vector<std::pair<std::string, std::string>>{{"--draws", "null"},
+                                                        {"--seed", "~"},
+                                                        {"--draws", "#10"},
+                                                        {"--model", "null"},
+                                                        {"--backend", "NULL"},
+                                                        {"--threads", "---"},
+                                                        {"--checkpoint-every", "' # 5'"},
+                                                        {"--seed", "' '"}}) {
+    const std::string v = value.front() == '\'' ? value : "'" + value + "'";
+    const Cmd c = sh("run " + cfg + " -q -o " + out + " " + opt + " " + v);
+    EXPECT_EQ(c.status, 2) << opt << " " << v << "\n" << c.out;
+    EXPECT_CONTAINS(c.out, opt + ":");
+  }
+  EXPECT_EQ(count_files(), 1);  // only the config
+  const Cmd m = sh("merge " + cfg + " -o ''");
+  EXPECT_EQ(m.status, 2) << m.out;
+  EXPECT_CONTAINS(m.out, "-o: empty");
+  // Values YAML does not read as null are still values.
+  const Cmd ok = sh("run " + cfg + " -q -o " + out + " --draws ' 500' --backend cpu");
+  ASSERT_EQ(ok.status, 0) << ok.out;
+  EXPECT_EQ(read_result(out).info.draws_requested, 500u);
+}
+
+// -o is never altered: control characters are escaped for YAML, not folded (a
+// raw line break in a quoted scalar would become a space). The path is then
+// either written exactly as given or refused (config validation refuses
+// control characters in paths: exit 2, naming -o); never a different file.
+TEST_F(Cli, OutputPathWithControlCharactersIsNeverAltered) {
+  const std::string cfg = write("w.yaml", kWorked);
+  int written = 0;
+  for (const char* name : {"a\nb.h5", "c\td\r.h5", "e\x01\x7f\x1f.h5"}) {
+    const pid_t pid =
+        spawn({"run", cfg, "-o", path(name), "-q", "--backend", "cpu"}, path("log.txt"));
+    ASSERT_GE(pid, 0);
+    const int rc = wait_exit(pid);
+    const std::string log = spillmc_test::slurp(path("log.txt"));
+    if (rc == 0) {
+      ASSERT_TRUE(fs::exists(path(name))) << name;
+      EXPECT_EQ(read_result(path(name)).draws_valid, 1000u);
+      ++written;
+    } else {
+      EXPECT_EQ(rc, 2) << log;
+      EXPECT_CONTAINS(log, "-o");
+      EXPECT_FALSE(fs::exists(path(name)));
+    }
+    fs::remove(path("log.txt"));
+  }
+  EXPECT_FALSE(fs::exists(path("a b.h5")));
+  EXPECT_FALSE(fs::exists(path("c d .h5")));
+  EXPECT_EQ(count_files(), 1 + written);  // the config and what was written as named
+}
+
+// inspect shows no numbers of a file whose checksum fails: the problem as
+// verify words it, exit 3 (table and --json).
+TEST_F(Cli, InspectRefusesACorruptFile) {
+  const std::string cfg = write("w.yaml", kWorked);
+  const std::string out = path("g.h5");
+  ASSERT_EQ(sh("run " + cfg + " -o " + out + " -q --backend cpu --set histograms=false").status, 0);
+  // Every q12 is 5.5: change the first stored 5.5 to 100 (data, not structure).
+  std::string bytes = spillmc_test::slurp(out);
+  const double from = 5.5, to = 100.0;
+  const auto at = bytes.find(std::string(reinterpret_cast<const char*>(&from), sizeof from));
+  ASSERT_NE(at, std::string::npos);
+  bytes.replace(at, sizeof to, std::string(reinterpret_cast<const char*>(&to), sizeof to));
+  std::ofstream(path("c.h5"), std::ios::binary) << bytes;
+  ASSERT_EQ(sh("verify " + path("c.h5")).status, 3);
+  for (const std::string json : {"", "--json "}) {
+    const Cmd c = sh("inspect " + json + path("c.h5"));
+    EXPECT_EQ(c.status, 3) << json << c.out;
+    EXPECT_CONTAINS(c.out, "FAIL: " + path("c.h5") + ": file checksum mismatch");
+    EXPECT_CONTAINS(c.out, "corrupt");
+    EXPECT_EQ(c.out.find("leader_loss_up"), std::string::npos) << c.out;
+    EXPECT_EQ(c.out.find("\"summary\""), std::string::npos) << c.out;
+  }
+  // The intact file is shown as before.
+  EXPECT_EQ(sh("inspect " + out).status, 0);
+  EXPECT_EQ(sh("inspect --json " + out).status, 0);
+}
+
+// The CPU backend starts no more threads than a chunk has blocks: a thread
+// count far beyond what the system can start works on a small chunk.
+TEST(CpuBackend, StartsNoMoreThreadsThanTheChunkHasBlocks) {
+  EXPECT_EXIT(
+      {
+        const DrawSpec spec = spillmc_test::wide_spec(3);
+        auto backend = make_cpu_backend(1000000);
+        std::vector<Tally> partials(2);
+        backend->compute_blocks(spec, 2 * kBlockDraws, 0, 2, partials.data());
+        std::exit(partials[0].draws == kBlockDraws && partials[1].draws == kBlockDraws ? 0 : 1);
+      },
+      testing::ExitedWithCode(0), "");
 }
 
 TEST_F(Cli, CudaBackendWithoutDeviceExitsFour) {

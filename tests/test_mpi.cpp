@@ -218,3 +218,46 @@ TEST_F(Mpi, ASignalToOneRankStopsEveryRankWithExit130AndNoFile) {
   EXPECT_FALSE(fs::exists(out));
   EXPECT_EQ(count_files(), 1);
 }
+
+// Issue 5 audit, item 2: rank 0 alone decides how the run starts and hands its
+// decision and state to the other ranks. Ranks in different working
+// directories (a relative checkpoint.path, node-local storage) where only one
+// sees the checkpoint still give the bits of the uninterrupted run, whichever
+// rank sees it. Before, each rank decided for itself: MPI_ERR_TRUNCATE, or a
+// wrong result that verifies.
+TEST_F(Mpi, RanksFollowRankZerosResumeDecision) {
+  const std::string cfg =
+      tmp_.write("k.yaml", std::string("draws: 80000000\nseed: 5\nbackend: cpu\nthreads: 1\n") +
+                               spillmc_test::kWideParameters + "checkpoint: {every: 0.2}\n");
+  Cmd c = sh("run " + cfg + " -q -o " + path("ref.h5"));
+  ASSERT_EQ(c.status, 0) << c.out;
+  const ResultFile ref = read_result(path("ref.h5"));
+  // A checkpoint part way (SIGTERM after 0.8 s of about 3 s).
+  fs::create_directories(path("d0"));
+  fs::create_directories(path("d1"));
+  const pid_t pid = spillmc_test::spawn({"run", cfg, "-q", "-o", path("d0/k.h5")}, path("log"));
+  spillmc_test::sleep_s(0.8);
+  kill(pid, SIGTERM);
+  ASSERT_EQ(spillmc_test::wait_exit(pid), 75) << spillmc_test::slurp(path("log"));
+  ASSERT_TRUE(fs::exists(path("d0/k.h5.ckpt")));
+  const std::string saved = spillmc_test::slurp(path("d0/k.h5.ckpt"));
+  std::string launcher;
+  for (const auto& a : mpirun_args(2)) launcher += (launcher.empty() ? "" : " ") + a;
+  launcher = launcher.substr(0, launcher.rfind(' '));  // without the binary
+  for (const int sees : {0, 1}) {
+    SCOPED_TRACE("only rank " + std::to_string(sees) + " sees the checkpoint");
+    for (const char* d : {"d0", "d1"})
+      for (const char* f : {"k.h5", "k.h5.ckpt"}) fs::remove(path(std::string(d) + "/" + f));
+    std::ofstream(path("d" + std::to_string(sees) + "/k.h5.ckpt"), std::ios::binary) << saved;
+    c = spillmc_test::run_shell(launcher + " bash -c 'cd " + path("d") +
+                                "$OMPI_COMM_WORLD_RANK && exec " + SPILLMC_BINARY + " run " + cfg +
+                                " -o k.h5 --resume'");
+    ASSERT_EQ(c.status, 0) << c.out;
+    EXPECT_EQ(c.out.find("resuming from checkpoint") != std::string::npos, sees == 0) << c.out;
+    const ResultFile got = read_result(path("d0/k.h5"));
+    EXPECT_TRUE(verify_result(got).empty());
+    spillmc_test::expect_same_numbers(got, ref);
+    EXPECT_FALSE(fs::exists(path("d1/k.h5")));
+    EXPECT_FALSE(fs::exists(path("d0/k.h5.ckpt")));
+  }
+}

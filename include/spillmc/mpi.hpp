@@ -7,6 +7,7 @@
 #include <atomic>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "spillmc/backend.hpp"
 
@@ -32,6 +33,10 @@ class MpiSession {
 
   // Collective: true on every rank when `flag` is true on any rank (a barrier too).
   bool any(bool flag) const;
+  // Collective: every rank's `bytes` become rank 0's (any size). Rank 0 alone
+  // reads the checkpoint and decides how the run starts; this hands its
+  // decision and state to the other ranks. Without MPI (or one rank): no-op.
+  void broadcast(std::vector<unsigned char>& bytes) const;
   // Logs `msg` as this rank's error and ends every rank of the job with `code`
   // (MPI_Abort). Without MPI: logs and exits with `code`.
   [[noreturn]] void abort(int code, const std::string& msg) const;
