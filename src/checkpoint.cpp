@@ -1,19 +1,16 @@
 #include "spillmc/checkpoint.hpp"
 
-#include <dirent.h>
-#include <fcntl.h>
 #include <spdlog/spdlog.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <csignal>
 #include <cstring>
 #include <string>
 #include <type_traits>
 #include <vector>
 
+#include "h5util.hpp"
 #include "spillmc/analysis.hpp"
 #include "spillmc/errors.hpp"
 #include "spillmc/shard.hpp"
@@ -206,79 +203,23 @@ SegmentProgress progress_from_bytes(const std::vector<unsigned char>& bytes,
 // ---------------------------------------------------------------------------
 // The checkpoint's lock, stale temporary files and the up-front probe.
 
-namespace {
-
-struct Parts {
-  std::string prefix, base;  // "dir/" (or ""), "name"
-};
-
-Parts split(const std::string& path) {
-  const std::size_t slash = path.rfind('/');
-  if (slash == std::string::npos) return {"", path};
-  return {path.substr(0, slash + 1), path.substr(slash + 1)};
-}
-
-// `.<name>.tmp.<pid>[.<n>]` beside `path` (write_checkpoint's temporary files):
-// all of them (`all`: this run holds the lock, so no other run writes them), or
-// only those whose process is gone from this host.
-void remove_stale_checkpoint_temps(const std::string& path, bool all) {
-  const Parts parts = split(path);
-  const std::string stem = "." + parts.base + ".tmp.";
-  DIR* d = ::opendir(parts.prefix.empty() ? "." : parts.prefix.c_str());
-  if (d == nullptr) return;
-  std::vector<std::string> stale;
-  while (const dirent* e = ::readdir(d)) {
-    const std::string name = e->d_name;
-    if (name.size() <= stem.size() || name.compare(0, stem.size(), stem) != 0) continue;
-    const std::string rest = name.substr(stem.size());
-    if (rest.find_first_not_of("0123456789.") != std::string::npos || rest[0] == '.') continue;
-    const long pid = std::strtol(rest.c_str(), nullptr, 10);
-    if (pid == static_cast<long>(::getpid())) continue;  // this run's own
-    if (!all && (pid <= 0 || ::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH)) continue;
-    stale.push_back(parts.prefix + name);
-  }
-  ::closedir(d);
-  for (const std::string& f : stale)
-    if (::unlink(f.c_str()) == 0) spdlog::debug("removed stale temporary checkpoint {}", q(f));
-}
-
-}  // namespace
-
 CheckpointLock::CheckpointLock(const std::string& path) {
-  const Parts parts = split(path);
-  lock_ = parts.prefix + "." + parts.base + ".lock";
-  for (int attempt = 0; attempt < 100; ++attempt) {
-    const int fd = ::open(lock_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
-    if (fd < 0)
-      throw OutputError("cannot write checkpoint " + q(path) + ": " + std::strerror(errno) +
+  try {
+    fd_ = h5util::lock_beside(path, lock_);
+  } catch (const h5util::LockBusy&) {
+    throw OutputError("checkpoint " + q(path) + " is in use by another run (it holds " + q(lock_) +
+                      "); two runs must not share a checkpoint: give each its own "
+                      "checkpoint.path");
+  } catch (const h5util::Failure& f) {
+    if (f.what == "create")
+      throw OutputError("cannot write checkpoint " + q(path) + ": " + f.reason() +
                         " (creating its lock " + q(lock_) + ")");
-    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-      const int err = errno;
-      ::close(fd);
-      if (err == EWOULDBLOCK)
-        throw OutputError("checkpoint " + q(path) + " is in use by another run (it holds " +
-                          q(lock_) +
-                          "); two runs must not share a checkpoint: give each its own "
-                          "checkpoint.path");
-      if (err == EINTR) continue;
-      if (err == ENOLCK || err == EOPNOTSUPP || err == ENOSYS) {
-        // A file system without locks: go on unprotected, as the output does.
-        remove_stale_checkpoint_temps(path, false);
-        lock_.clear();
-        return;
-      }
-      throw OutputError("cannot lock " + q(lock_) + ": " + std::strerror(err));
-    }
-    struct stat held, named;
-    if (::fstat(fd, &held) == 0 && ::stat(lock_.c_str(), &named) == 0 &&
-        held.st_dev == named.st_dev && held.st_ino == named.st_ino) {
-      fd_ = fd;
-      remove_stale_checkpoint_temps(path, true);
-      return;
-    }
-    ::close(fd);  // its holder removed it as we opened it: take the new one
+    throw OutputError("cannot lock " + q(lock_) + ": " + f.reason());
   }
-  throw OutputError("cannot lock " + q(lock_) + ": it keeps being replaced");
+  // Without locks (fd_ -1, as the output goes on unprotected) only the temps
+  // of processes gone from this host are surely stale.
+  h5util::remove_stale_temps(path, fd_ >= 0);
+  if (fd_ < 0) lock_.clear();
 }
 
 CheckpointLock::~CheckpointLock() {
@@ -302,19 +243,10 @@ void probe_checkpoint_path(const std::string& path) {
     throw fail(std::strerror(errno));
   }
   // A temporary file beside it, as write_checkpoint creates, then gone again.
-  const Parts parts = split(path);
-  const std::string stem = parts.prefix + "." + parts.base + ".tmp." + std::to_string(::getpid());
-  for (int attempt = 0; attempt < 100; ++attempt) {
-    const std::string tmp = attempt == 0 ? stem : stem + "." + std::to_string(attempt);
-    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (fd >= 0) {
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return;
-    }
-    if (errno != EEXIST) throw fail(std::strerror(errno));
-  }
-  throw fail("too many stale temporary files beside it");
+  std::string why;
+  const std::string tmp = h5util::try_create_temp(path, 0666, why);
+  if (tmp.empty()) throw fail(why);
+  ::unlink(tmp.c_str());
 }
 
 }  // namespace spillmc

@@ -94,7 +94,7 @@ void check_target(const std::string& path, bool force) {
 // Creates a fresh temporary file beside `path` and returns its name. The pid
 // keeps concurrent runs apart; the counter steps over a stale file that a
 // crashed run with the same pid (common in containers) left behind.
-std::string create_temp(const std::string& path, mode_t mode) {
+std::string try_create_temp(const std::string& path, mode_t mode, std::string& why) {
   const PathParts parts = split_path(path);
   const std::string stem = parts.prefix + "." + parts.base + ".tmp." + std::to_string(::getpid());
   for (int attempt = 0; attempt < 100; ++attempt) {
@@ -105,10 +105,19 @@ std::string create_temp(const std::string& path, mode_t mode) {
       return tmp;
     }
     if (errno != EEXIST) {
-      throw OutputError("cannot write " + quoted(path) + ": " + std::strerror(errno));
+      why = std::strerror(errno);
+      return "";
     }
   }
-  throw OutputError("cannot write " + quoted(path) + ": too many stale temporary files beside it");
+  why = "too many stale temporary files beside it";
+  return "";
+}
+
+std::string create_temp(const std::string& path, mode_t mode) {
+  std::string why;
+  std::string tmp = try_create_temp(path, mode, why);
+  if (tmp.empty()) throw OutputError("cannot write " + quoted(path) + ": " + why);
+  return tmp;
 }
 
 // Makes the rename itself durable. Best effort: some file systems refuse
@@ -195,9 +204,7 @@ OutputLocks& output_locks() {
   return locks;
 }
 
-// Removes `.<basename>.tmp.<pid>[.<n>]` files beside `path`: with the lock
-// held no other run writes this target, so they are what killed runs left.
-void remove_stale_temps(const std::string& path) {
+void remove_stale_temps(const std::string& path, bool lock_held) {
   const PathParts parts = split_path(path);
   const std::string stem = "." + parts.base + ".tmp.";
   DIR* d = ::opendir(directory_of(parts).c_str());
@@ -207,42 +214,58 @@ void remove_stale_temps(const std::string& path) {
     const std::string name = e->d_name;
     if (name.size() <= stem.size() || name.compare(0, stem.size(), stem) != 0) continue;
     const std::string rest = name.substr(stem.size());
-    if (rest.find_first_not_of("0123456789.") == std::string::npos && rest[0] != '.')
-      stale.push_back(parts.prefix + name);
+    if (rest.find_first_not_of("0123456789.") != std::string::npos || rest[0] == '.') continue;
+    const long pid = std::strtol(rest.c_str(), nullptr, 10);
+    if (pid == static_cast<long>(::getpid())) continue;  // this process's own
+    if (!lock_held && (pid <= 0 || ::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH))
+      continue;
+    stale.push_back(parts.prefix + name);
   }
   ::closedir(d);
   for (const std::string& f : stale) (void)::unlink(f.c_str());
 }
 
-// Takes the lock on `path` for this process (no-op if held already).
-void lock_output(const std::string& path) {
-  if (output_locks().holds(path)) return;
+int lock_beside(const std::string& path, std::string& lock) {
   const PathParts parts = split_path(path);
-  const std::string lock = parts.prefix + "." + parts.base + ".lock";
+  lock = parts.prefix + "." + parts.base + ".lock";
   for (int attempt = 0; attempt < 100; ++attempt) {
     const int fd = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
-    if (fd < 0) throw OutputError("cannot write " + quoted(path) + ": " + std::strerror(errno));
+    if (fd < 0) throw Failure{errno, "create", ""};
     if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
       const int err = errno;
       ::close(fd);
-      if (err == EWOULDBLOCK)
-        throw OutputError("cannot write " + quoted(path) +
-                          ": another run is writing it (it holds " + quoted(lock) + ")");
+      if (err == EWOULDBLOCK) throw LockBusy{};
       if (err == EINTR) continue;
-      // A file system without locks: go on unprotected, as before locks existed.
-      if (err == ENOLCK || err == EOPNOTSUPP || err == ENOSYS) return;
-      throw OutputError("cannot lock " + quoted(lock) + ": " + std::strerror(err));
+      if (err == ENOLCK || err == EOPNOTSUPP || err == ENOSYS) return -1;
+      throw Failure{err, "lock", ""};
     }
     struct stat held, named;
     if (::fstat(fd, &held) == 0 && ::stat(lock.c_str(), &named) == 0 &&
-        held.st_dev == named.st_dev && held.st_ino == named.st_ino) {
-      output_locks().add({path, lock, fd});
-      remove_stale_temps(path);
-      return;
-    }
+        held.st_dev == named.st_dev && held.st_ino == named.st_ino)
+      return fd;
     ::close(fd);  // its holder removed it as we opened it: take the new one
   }
-  throw OutputError("cannot lock " + quoted(lock) + ": it keeps being replaced");
+  throw Failure{0, "lock", "it keeps being replaced"};
+}
+
+// Takes the lock on `path` for this process (no-op if held already).
+void lock_output(const std::string& path) {
+  if (output_locks().holds(path)) return;
+  std::string lock;
+  int fd = -1;
+  try {
+    fd = lock_beside(path, lock);
+  } catch (const LockBusy&) {
+    throw OutputError("cannot write " + quoted(path) + ": another run is writing it (it holds " +
+                      quoted(lock) + ")");
+  } catch (const Failure& f) {
+    if (f.what == "create") throw OutputError("cannot write " + quoted(path) + ": " + f.reason());
+    throw OutputError("cannot lock " + quoted(lock) + ": " + f.reason());
+  }
+  // A file system without locks: go on unprotected, as before locks existed.
+  if (fd < 0) return;
+  output_locks().add({path, lock, fd});
+  remove_stale_temps(path, true);
 }
 
 // ---------------------------------------------------------------------------

@@ -22,6 +22,8 @@ struct Failure {
   std::string cause;  // HDF5's reason when err is 0
   // For a write the system error is what users can act on (disk full, ...).
   std::string for_write() const { return err != 0 ? std::strerror(err) : what + ": " + cause; }
+  // The system error, else the cause alone.
+  std::string reason() const { return err != 0 ? std::strerror(err) : cause; }
   // For a read the object is what matters: the file is damaged or foreign.
   std::string for_read() const { return what + ": " + (err != 0 ? std::strerror(err) : cause); }
 };
@@ -105,11 +107,25 @@ std::string directory_of(const PathParts& p);
 void check_target(const std::string& path, bool force);
 // Creates a fresh temporary file `.<base>.tmp.<pid>[.<n>]` beside `path`.
 std::string create_temp(const std::string& path, mode_t mode);
+// The same, returning "" and the reason in `why` instead of throwing.
+std::string try_create_temp(const std::string& path, mode_t mode, std::string& why);
 // fsync of a directory, best effort.
 void sync_directory(const std::string& dir);
 // Renames the finished temporary file onto `path` (refusing an existing one
 // unless `force`). Throws Failure for a system error, OutputError when it exists.
 void publish(const std::string& tmp, const std::string& path, bool force);
+// Removes the temporary files `.<base>.tmp.<pid>[.<n>]` beside `path` that
+// killed runs left, except this process's own: all others when the caller holds
+// the lock on `path` (no other run writes them), else only those whose process
+// is gone from this host.
+void remove_stale_temps(const std::string& path, bool lock_held);
+// An exclusive flock on `.<base>.lock` beside `path`, the lock of every file
+// SpillMC writes. `lock` gets that name. Returns the descriptor, or -1 on a
+// file system without locks. Throws LockBusy when another process holds it,
+// Failure{errno, "create"} when it cannot be created, Failure{.., "lock"} when
+// it cannot be taken.
+struct LockBusy {};
+int lock_beside(const std::string& path, std::string& lock);
 // Takes this process's lock on writing `path` (no-op if held); removes stale
 // temporary files of killed runs once it holds it.
 void lock_output(const std::string& path);
