@@ -27,7 +27,7 @@
 #elif defined(__clang__)
 #define SPILLMC_UNROLL _Pragma("clang loop unroll(full)")
 #elif defined(__GNUC__)
-#define SPILLMC_UNROLL _Pragma("GCC unroll 32")
+#define SPILLMC_UNROLL _Pragma("GCC unroll 16")
 #else
 #define SPILLMC_UNROLL
 #endif
