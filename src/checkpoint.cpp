@@ -41,15 +41,30 @@ std::string q(const std::string& s) {
   return "'" + s + "'";
 }
 
-void same(const std::string& path, const char* what, const std::string& have,
-          const std::string& want) {
-  if (have != want)
-    throw InputError("checkpoint " + q(path) + " belongs to another run: its " + what + " is " +
-                     have + ", this run's is " + want +
-                     " (remove it, or run without --resume to start over)");
-}
-
 }  // namespace
+
+std::string checkpoint_identity_problem(const ResultFile& f, const RunInfo& expect) {
+  const auto differ = [](const char* what, const std::string& have, const std::string& want) {
+    return have == want ? std::string()
+                        : std::string("its ") + what + " is " + have + ", this run's is " + want;
+  };
+  for (const std::string& p :
+       {differ("program version", f.info.program_version, expect.program_version),
+        differ("seed", std::to_string(f.info.seed), std::to_string(expect.seed)),
+        differ("draws", std::to_string(f.info.draws_requested),
+               std::to_string(expect.draws_requested)),
+        differ("model", f.info.model, expect.model),
+        expect.backend.empty() ? std::string() : differ("backend", f.info.backend, expect.backend),
+        differ("shard",
+               std::to_string(f.info.shard_index) + "/" + std::to_string(f.info.shard_count),
+               std::to_string(expect.shard_index) + "/" + std::to_string(expect.shard_count)),
+        differ("config hash", f.info.config_hash, expect.config_hash),
+        differ("block_draws", std::to_string(f.info.block_draws), std::to_string(kBlockDraws)),
+        differ("segment_blocks", std::to_string(f.info.segment_blocks),
+               std::to_string(kSegmentBlocks))})
+    if (!p.empty()) return p;
+  return "";
+}
 
 SegmentProgress read_checkpoint(const std::string& path, const RunInfo& expect, const RunPlan& plan,
                                 std::uint64_t first_segment, std::uint64_t end_segment,
@@ -61,18 +76,10 @@ SegmentProgress read_checkpoint(const std::string& path, const RunInfo& expect, 
   if (!f.file_checksum_problem.empty()) throw corrupt(f.file_checksum_problem);
   if (f.info.kind != kKindCheckpoint)
     throw InputError(q(path) + " is not a checkpoint (kind '" + f.info.kind + "')");
-  same(path, "program version", f.info.program_version, expect.program_version);
-  same(path, "seed", std::to_string(f.info.seed), std::to_string(expect.seed));
-  same(path, "draws", std::to_string(f.info.draws_requested),
-       std::to_string(expect.draws_requested));
-  same(path, "model", f.info.model, expect.model);
-  same(path, "backend", f.info.backend, expect.backend);
-  same(path, "shard", std::to_string(f.info.shard_index) + "/" + std::to_string(f.info.shard_count),
-       std::to_string(expect.shard_index) + "/" + std::to_string(expect.shard_count));
-  same(path, "config hash", f.info.config_hash, expect.config_hash);
-  same(path, "block_draws", std::to_string(f.info.block_draws), std::to_string(kBlockDraws));
-  same(path, "segment_blocks", std::to_string(f.info.segment_blocks),
-       std::to_string(kSegmentBlocks));
+  const std::string other = checkpoint_identity_problem(f, expect);
+  if (!other.empty())
+    throw InputError("checkpoint " + q(path) + " belongs to another run: " + other +
+                     " (remove it, or run without --resume to start over)");
   if (f.state_checksum != f.state_checksum_data)
     throw corrupt("/state checksum mismatch (stored " + f.state_checksum + ", data gives " +
                   f.state_checksum_data + ")");

@@ -1654,7 +1654,6 @@ std::string sensitivity_yaml(const Config& cfg) {
 // --- paths (issue 4) -------------------------------------------------------
 
 // Defined below with effective_yaml's other helpers.
-std::string quote(const std::string& s);
 std::string dist_yaml(const Dist& d);
 
 const std::vector<std::string> kPathKeys = {"name", "cost", "p_success", "theta_success",
@@ -1665,8 +1664,9 @@ void Reader::check_path_text(const Item& it) const {
   for (const char ch : s) {
     const auto u = static_cast<unsigned char>(ch);
     if (u < 0x20 || u == 0x7f) {
-      fail(it, fmt::format("must not contain control characters such as {} (got {})",
-                           u == 0 ? std::string("NUL") : fmt::format("\\x{:02x}", u), quote(s)));
+      fail(it,
+           fmt::format("must not contain control characters such as {} (got {})",
+                       u == 0 ? std::string("NUL") : fmt::format("\\x{:02x}", u), yaml_quoted(s)));
     }
   }
 }
@@ -1812,7 +1812,7 @@ std::string paths_yaml(const Config& cfg) {
   std::string out = "paths:\n";
   for (const auto& p : cfg.paths) {
     // Quoted: a name such as 'null' or 'true' must read back as that text.
-    out += fmt::format("  - name: {}\n", quote(p.name));
+    out += fmt::format("  - name: {}\n", yaml_quoted(p.name));
     out += fmt::format("    cost: {}\n", dist_yaml(p.cost));
     out += fmt::format("    p_success: {}\n", dist_yaml(p.p_success));
     out += fmt::format("    theta_success: {}\n", dist_yaml(p.theta_success));
@@ -2244,23 +2244,6 @@ std::string draws_output_yaml(const Config& cfg) {
   return out;
 }
 
-// YAML double-quoted string: always safe, whatever the path holds.
-std::string quote(const std::string& s) {
-  std::string out = "\"";
-  for (const char ch : s) {
-    const auto u = static_cast<unsigned char>(ch);
-    if (ch == '"' || ch == '\\') {
-      out += '\\';
-      out += ch;
-    } else if (u < 0x20 || u == 0x7f) {
-      out += fmt::format("\\x{:02x}", u);
-    } else {
-      out += ch;
-    }
-  }
-  return out + "\"";
-}
-
 std::string dist_yaml(const Dist& d) {
   for (const auto& info : dist_table()) {
     if (info.kind != d.kind) continue;
@@ -2358,6 +2341,22 @@ Config load_config(const std::string& path, const std::vector<Override>& overrid
   return parse_config(text, path, overrides, true);
 }
 
+std::string yaml_quoted(const std::string& s) {
+  std::string out = "\"";
+  for (const char ch : s) {
+    const auto u = static_cast<unsigned char>(ch);
+    if (ch == '"' || ch == '\\') {
+      out += '\\';
+      out += ch;
+    } else if (u < 0x20 || u == 0x7f) {
+      out += fmt::format("\\x{:02x}", u);
+    } else {
+      out += ch;
+    }
+  }
+  return out + "\"";
+}
+
 std::string effective_yaml(const Config& cfg) {
   std::string out;
   out += fmt::format("draws: {}\n", cfg.draws);
@@ -2372,14 +2371,14 @@ std::string effective_yaml(const Config& cfg) {
     out += fmt::format("  {}: {}\n", names[s], dist_yaml(cfg.dist[s]));
   }
   out += "output:\n";
-  out += fmt::format("  path: {}\n", quote(cfg.output_path));
+  out += fmt::format("  path: {}\n", yaml_quoted(cfg.output_path));
   out += draws_output_yaml(cfg);
   // Only when set: files of runs without checkpoints keep their config text.
   if (cfg.checkpoint_every > 0) {
     out += "checkpoint:\n";
     out += fmt::format("  every: {}\n", format_number(cfg.checkpoint_every));
     if (!cfg.checkpoint_path.empty())
-      out += fmt::format("  path: {}\n", quote(cfg.checkpoint_path));
+      out += fmt::format("  path: {}\n", yaml_quoted(cfg.checkpoint_path));
   }
   // Each feature's keys, only when used, so plain configs keep their text (and hash).
   out += analysis_yaml(cfg);

@@ -17,7 +17,6 @@
 #include <vector>
 
 #include <unistd.h>
-#include <yaml-cpp/yaml.h>
 
 #include "spillmc/checkpoint.hpp"
 #include "spillmc/config.hpp"
@@ -75,50 +74,6 @@ std::string quoted(const std::string& s) {
   return "'" + s + "'";
 }
 
-// A path is any string: quote it so YAML never reads it as null, a map or a
-// comment, with every byte kept (control characters escaped as quote() in
-// config.cpp does; a raw line break would fold to a space).
-std::string yaml_quoted(const std::string& s) {
-  std::string q = "\"";
-  for (const char ch : s) {
-    const auto u = static_cast<unsigned char>(ch);
-    if (ch == '\\' || ch == '"') {
-      q += '\\';
-      q += ch;
-    } else if (u < 0x20 || u == 0x7f) {
-      static const char kHex[] = "0123456789abcdef";
-      q += "\\x";
-      q += kHex[u >> 4];
-      q += kHex[u & 0xf];
-    } else {
-      q += ch;
-    }
-  }
-  return q + "\"";
-}
-
-// The value of a dedicated option (--draws, --seed, ...) as the YAML text of
-// its key. Only --set can remove a key: an empty value, or one YAML reads as
-// null (~, null, a comment such as '#10', a document marker), is refused here
-// instead of silently leaving the file's value or the default in place.
-std::string option_value(const char* option, const Given& g) {
-  using spillmc::InputError;
-  const std::string& v = g.value;
-  if (v.find_first_not_of(" \t\r\n") == std::string::npos)
-    throw InputError(std::string(option) + ": empty value");
-  bool null = false;
-  try {
-    const YAML::Node n = YAML::Load(v);
-    null = !n.IsDefined() || n.IsNull();
-  } catch (const YAML::Exception&) {
-    // Not valid YAML: the config loader reports it, naming the option.
-  }
-  if (null)
-    throw InputError(std::string(option) + ": expected a value, got " + quoted(v) +
-                     ", which YAML reads as null (an option cannot remove a key; --set can)");
-  return v;
-}
-
 // Command-line options are applied as overrides, so they are validated (and
 // recorded in the effective config) exactly like the file's own values.
 std::vector<spillmc::Override> overrides_of(const RunArgs& a) {
@@ -126,7 +81,7 @@ std::vector<spillmc::Override> overrides_of(const RunArgs& a) {
   for (const auto& s : a.sets) o.push_back(spillmc::parse_override(s));
   if (a.output.set) {
     if (a.output.value.empty()) throw spillmc::InputError("-o: empty path");
-    o.push_back({"output.path", yaml_quoted(a.output.value), "-o"});
+    o.push_back({"output.path", spillmc::yaml_quoted(a.output.value), "-o"});
   }
   const struct {
     const Given& g;
@@ -139,7 +94,9 @@ std::vector<spillmc::Override> overrides_of(const RunArgs& a) {
                  {a.model, "model", "--model"},
                  {a.checkpoint_every, "checkpoint.every", "--checkpoint-every"}};
   for (const auto& opt : options)
-    if (opt.g.set) o.push_back({opt.key, option_value(opt.option, opt.g), opt.option});
+    // Given empty or as a YAML null, it is refused by apply_overrides (an
+    // option, unlike --set, never removes its key).
+    if (opt.g.set) o.push_back({opt.key, opt.g.value, opt.option});
   return o;
 }
 
@@ -190,24 +147,8 @@ std::string not_this_runs_checkpoint(const std::string& path, const spillmc::Run
   if (f.info.kind != kKindCheckpoint)
     return "it is a SpillMC file of kind '" + f.info.kind + "', not a checkpoint";
   if (!f.file_checksum_problem.empty()) return "it is corrupt: " + f.file_checksum_problem;
-  const auto differ = [](const char* what, const std::string& have, const std::string& mine) {
-    return have == mine ? std::string()
-                        : std::string("it is the checkpoint of another run: its ") + what + " is " +
-                              have + ", this run's is " + mine;
-  };
-  for (const std::string& p :
-       {differ("program version", f.info.program_version, want.program_version),
-        differ("config hash", f.info.config_hash, want.config_hash),
-        differ("seed", std::to_string(f.info.seed), std::to_string(want.seed)),
-        differ("draws", std::to_string(f.info.draws_requested),
-               std::to_string(want.draws_requested)),
-        differ("model", f.info.model, want.model),
-        differ("shard",
-               std::to_string(f.info.shard_index) + "/" + std::to_string(f.info.shard_count),
-               std::to_string(want.shard_index) + "/" + std::to_string(want.shard_count)),
-        want.backend.empty() ? std::string() : differ("backend", f.info.backend, want.backend)})
-    if (!p.empty()) return p;
-  return "";
+  const std::string other = checkpoint_identity_problem(f, want);
+  return other.empty() ? "" : "it is the checkpoint of another run: " + other;
 }
 
 // Removes the run's checkpoint; a warning when that fails.
@@ -348,16 +289,9 @@ int cmd_run(const RunArgs& args) {
     spdlog::info("resuming from checkpoint {}: {} segments done, next block {}", ckpt_path,
                  latest.segments.size(), latest.next_block);
   } else if (checkpointing && writer && entry_exists(ckpt_path)) {
-    std::string why = not_this_runs_checkpoint(ckpt_path, info);
-    if (why.empty()) {
-      RunInfo any_build = info;  // it is replaced: which build wrote it does not matter
-      any_build.git_commit.clear();
-      try {
-        (void)read_checkpoint(ckpt_path, any_build, plan, range.first, range.second);
-      } catch (const Error& e) {
-        why = e.what();
-      }
-    }
+    // Its file checksum covers every byte: an intact checkpoint of this run's
+    // identity is this run's, whichever build wrote it.
+    const std::string why = not_this_runs_checkpoint(ckpt_path, info);
     if (!why.empty())
       throw OutputError("checkpoint.path " + quoted(ckpt_path) +
                         " exists and is not a checkpoint of this run (" + why +

@@ -19,6 +19,11 @@ namespace spillmc {
 Result make_checkpoint(const RunInfo& info, std::uint64_t first_segment,
                        std::uint64_t total_segments, const SegmentProgress& p);
 
+// Why checkpoint file f belongs to another run than `expect` describes ("its
+// seed is 42, this run's is 43"), or "" when it is this run's. An empty
+// expect.backend is not compared (before the backend is chosen).
+std::string checkpoint_identity_problem(const ResultFile& f, const RunInfo& expect);
+
 // Reads the checkpoint at `path` for the run `expect` describes (program
 // version, config hash, seed, draws, model, backend, shard) over the global
 // segments [first_segment, end_segment) of `plan` (the plan the run computes:
@@ -27,7 +32,7 @@ Result make_checkpoint(const RunInfo& info, std::uint64_t first_segment,
 // is unreadable, truncated or corrupt. Never crashes on a damaged file.
 // `saved` (may be null) receives the checkpoint's own RunInfo: wall_seconds is
 // the computing time of the legs before it (0 in checkpoints written before
-// 0.2.0's wall-time fix), git_commit the build that wrote it. A git_commit
+// 0.3.0's wall-time fix), git_commit the build that wrote it. A git_commit
 // other than expect.git_commit is a warning naming both (as merge warns).
 SegmentProgress read_checkpoint(const std::string& path, const RunInfo& expect, const RunPlan& plan,
                                 std::uint64_t first_segment, std::uint64_t end_segment,

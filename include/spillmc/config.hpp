@@ -135,6 +135,10 @@ Override parse_override(const std::string& arg);
 // equal Config.
 std::string effective_yaml(const Config& cfg);
 
+// `s` as a YAML double-quoted scalar that reads back as exactly `s`: never a
+// null, map or comment; quotes and backslashes escaped, control bytes as \xNN.
+std::string yaml_quoted(const std::string& s);
+
 // The paths of cfg as kernels take them, distributions prepared (at most kMaxPaths).
 PathsSpec paths_spec(const Config& cfg);
 
