@@ -448,17 +448,19 @@ int cmd_merge(const std::vector<std::string>& shards, const std::string& output,
   return kExitOk;
 }
 
-// A checkpoint's integrity: its file, /state and /checkpoint checksums (what
-// --resume checks before the run's identity).
-std::vector<std::string> checkpoint_problems(const spillmc::ResultFile& r) {
+// A file's checksums: the whole file's, /state's and, in a checkpoint,
+// /checkpoint's (what --resume checks before the run's identity). What inspect
+// requires before it shows numbers, and all verify asks of a checkpoint.
+std::vector<std::string> checksum_problems(const spillmc::ResultFile& r) {
   std::vector<std::string> p;
   if (!r.file_checksum_problem.empty()) p.push_back(r.file_checksum_problem);
   if (r.state_checksum != r.state_checksum_data)
     p.push_back("/state checksum mismatch: stored " + r.state_checksum + ", data gives " +
-                r.state_checksum_data + " (the checkpoint is corrupt)");
-  if (r.checkpoint_checksum != r.checkpoint_checksum_data)
+                r.state_checksum_data + " (the state is corrupt)");
+  if (r.info.kind == spillmc::kKindCheckpoint &&
+      r.checkpoint_checksum != r.checkpoint_checksum_data)
     p.push_back("/checkpoint checksum mismatch: stored " + r.checkpoint_checksum + ", data gives " +
-                r.checkpoint_checksum_data + " (the checkpoint is corrupt)");
+                r.checkpoint_checksum_data + " (the state is corrupt)");
   return p;
 }
 
@@ -472,7 +474,7 @@ int cmd_verify(const std::vector<std::string>& files) {
     ResultFile r;
     try {
       r = read_result(path);
-      problems = r.info.kind == kKindCheckpoint ? checkpoint_problems(r) : verify_result(r);
+      problems = r.info.kind == kKindCheckpoint ? checksum_problems(r) : verify_result(r);
     } catch (const Error& e) {
       problems.push_back(e.what());
     }
@@ -508,14 +510,7 @@ int cmd_verify(const std::vector<std::string>& files) {
 int cmd_inspect(const std::string& path, bool json) {
   using namespace spillmc;
   const ResultFile r = read_result(path);
-  std::vector<std::string> problems;
-  if (!r.file_checksum_problem.empty()) problems.push_back(r.file_checksum_problem);
-  if (r.state_checksum != r.state_checksum_data)
-    problems.push_back("/state checksum mismatch: stored " + r.state_checksum + ", data gives " +
-                       r.state_checksum_data + " (the state is corrupt)");
-  if (r.info.kind == kKindCheckpoint && r.checkpoint_checksum != r.checkpoint_checksum_data)
-    problems.push_back("/checkpoint checksum mismatch: stored " + r.checkpoint_checksum +
-                       ", data gives " + r.checkpoint_checksum_data + " (the state is corrupt)");
+  const std::vector<std::string> problems = checksum_problems(r);
   if (!problems.empty()) {
     for (const std::string& p : problems) spdlog::error("FAIL: {}: {}", path, p);
     spdlog::error("{} is corrupt: its numbers are not shown (spillmc verify checks it)",
