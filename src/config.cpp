@@ -310,12 +310,6 @@ static_assert(2 * kMaxDraws / kSegmentDraws * sizeof(Tally) > kMaxStateBytes,
 // cell's segment Tallies (its DrawSpec, summaries, output buffers).
 constexpr std::uint64_t kSweepCellBytes = 8192;
 
-// sensitivity.base_draws: base_draws * (k + 2) model evaluations, k <= 6
-// sampled parameters, must stay exact in a double (2^53), and the block count
-// (base_draws + kBlockDraws - 1) / kBlockDraws must not wrap.
-constexpr std::uint64_t kMaxBaseDraws = (std::uint64_t{1} << 53) / (kNumSlots + 2);
-static_assert(kMaxBaseDraws == std::uint64_t{1} << 50, "2^53 / 8");
-
 // truncnormal: the interval's nearer end at most this many sd from the mean.
 // The sampler inverts Phi on the reflected interval, which must not lie below
 // -37 sd: Phi(-37) = 5.7e-300; below about -37.6 Phi is subnormal (it loses

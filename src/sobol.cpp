@@ -298,10 +298,7 @@ SensitivityResult run_sensitivity(const DrawSpec& spec, const SensitivityConfig&
   const std::vector<int> what = output_codes(cfg.outputs);
   if (cfg.base_draws < 2)
     throw InputError(fmt::format("sensitivity: base_draws must be >= 2 (got {})", cfg.base_draws));
-  // base_draws * (k + 2) evaluations (k <= kNumSlots) exact in a double, and
-  // the block count below (base_draws + kBlockDraws - 1) not wrapping: the
-  // config reader's limit, for a Config built in code.
-  constexpr std::uint64_t kMaxBaseDraws = (std::uint64_t{1} << 53) / (kNumSlots + 2);
+  // The config reader's limit (sobol.hpp), for a Config built in code.
   if (cfg.base_draws > kMaxBaseDraws)
     throw InputError(fmt::format("sensitivity: base_draws must be at most {} (2^50; got {})",
                                  kMaxBaseDraws, cfg.base_draws));

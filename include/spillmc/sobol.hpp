@@ -38,6 +38,12 @@ struct SobolCoMoments {
 //   w[k + i]  = (fA - fAB_i)^2 / 2           i < k   (total numerator)
 //   w[2k]     = ((fA - center)^2 + (fB - center)^2) / 2
 //   w[2k + 1] = ((fA - center) + (fB - center)) / 2
+// Most base draws a sensitivity run takes: base_draws * (k + 2) model
+// evaluations (k <= kNumSlots sampled inputs) stay exact in a double (2^53),
+// and the block count (base_draws + kBlockDraws - 1) / kBlockDraws cannot wrap.
+constexpr std::uint64_t kMaxBaseDraws = (std::uint64_t{1} << 53) / (kNumSlots + 2);
+static_assert(kMaxBaseDraws == std::uint64_t{1} << 50, "2^53 / 8");
+
 struct SobolAccumulation {
   int k = 0;  // inputs
   int m = 0;  // outputs
