@@ -533,10 +533,10 @@ int fail(int code, const std::string& msg) {
 
 int main(int argc, char** argv) {
   using namespace spillmc;
-  // First of all, so a signal during start-up (MPI, config, locks, reading a
-  // checkpoint) is noted rather than killing the process: `run` acts on it
-  // before computing (exit 75 or 130); other commands put the defaults back.
-  install_signal_handlers();
+  // The handlers are in place since load (install_signal_handlers_at_load), so
+  // a signal during start-up (MPI, config, locks, reading a checkpoint) is
+  // noted rather than killing the process: `run` acts on it before computing
+  // (exit 75 or 130); other commands put the defaults back.
   const MpiSession mpi(argc, argv);  // rank 0 of 1 unless launched by mpirun/srun
   g_mpi = &mpi;
   install_signal_handlers();  // again, in case the MPI library set its own
