@@ -25,8 +25,11 @@ void Extra::init(const AnalysisSpec& a) {
   path_best.assign(a.paths.n > 0 ? static_cast<std::size_t>(a.paths.n) + 1 : 0, 0);
 }
 
-namespace {
-// Integer counts add; an empty side is all zero.
+void Extra::init_segment(const AnalysisSpec& a) {
+  init(a);
+  hist.clear();
+}
+
 void add_counts(std::vector<std::uint64_t>& a, const std::vector<std::uint64_t>& b) {
   if (b.empty()) return;
   if (a.empty()) {
@@ -35,6 +38,8 @@ void add_counts(std::vector<std::uint64_t>& a, const std::vector<std::uint64_t>&
   }
   for (std::size_t i = 0; i < a.size(); ++i) a[i] += b[i];
 }
+
+namespace {
 // Ordered merges (Tally, Moments): `b` is the later block.
 template <class T>
 void merge_in_order(std::vector<T>& a, const std::vector<T>& b) {
@@ -52,6 +57,31 @@ void Extra::merge(const Extra& o) {
   merge_in_order(cond, o.cond);
   merge_in_order(path_gain, o.path_gain);
   add_counts(path_best, o.path_best);
+}
+
+void Extra::move_hist_into(std::vector<std::uint64_t>& total) {
+  add_counts(total, hist);
+  hist.clear();
+}
+
+std::string hist_problem(const AnalysisSpec& a, const std::vector<std::uint64_t>& hist,
+                         const std::vector<Tally>& segments, const Tally* current) {
+  if (!hist.empty() && hist.size() != a.hist_size())
+    return "holds " + std::to_string(hist.size()) + " histogram counters, expected " +
+           std::to_string(a.hist_size()) + " for this config";
+  std::size_t off = 0;
+  for (std::size_t h = 0; h < a.hist_fields.size(); ++h) {
+    const int f = a.hist_fields[h];
+    const auto slots = static_cast<std::size_t>(a.hist_axes[h].bins) + 2;
+    std::uint64_t counted = 0, held = current ? current->field[f].n : 0;
+    for (std::size_t k = 0; k < slots && !hist.empty(); ++k) counted += hist[off + k];
+    for (const Tally& t : segments) held += t.field[f].n;
+    if (counted != held)
+      return "counts " + std::to_string(counted) + " values of " + kFieldNames[f] +
+             " in its histogram, where its tallies hold " + std::to_string(held);
+    off += slots;
+  }
+  return {};
 }
 
 std::size_t Extra::byte_size() const {
@@ -234,7 +264,7 @@ std::vector<Extra> extras_from_bytes(const AnalysisSpec& spec,
   std::vector<Extra> out;
   if (!spec.has_extra()) return out;
   Extra proto;
-  proto.init(spec);
+  proto.init_segment(spec);
   const std::size_t row = proto.byte_size();
   if (bytes.size() != rows * row)
     throw InputError("the stored analysis state holds " + std::to_string(bytes.size()) +
@@ -266,6 +296,7 @@ void fill_analysis(const Config& cfg, const RunPlan& plan, Result& result) {
   } else {
     an.extra = Extra();
     for (const Extra& x : st.extras) an.extra.merge(x);
+    an.extra.hist = st.hist;
   }
 }
 

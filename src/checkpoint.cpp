@@ -31,6 +31,7 @@ Result make_checkpoint(const RunInfo& info, std::uint64_t first_segment,
   r.checkpoint.current = p.current;
   r.checkpoint.next_block = p.next_block;
   r.state.extras = p.extras;
+  r.state.hist = p.hist;
   r.checkpoint.current_extra = p.current_extra;
   return r;
 }
@@ -96,6 +97,7 @@ SegmentProgress read_checkpoint(const std::string& path, const RunInfo& expect, 
   p.segments = f.state.segments;
   p.current = f.checkpoint.current;
   p.next_block = f.checkpoint.next_block;
+  p.hist = f.state.hist;
   // The analyses' state (histograms, conditions, paths): laid out by the run's
   // plan (the one it computes with, so a plan the backend trimmed reads back).
   if (plan.analysis.has_extra()) {
@@ -122,7 +124,8 @@ SegmentProgress read_checkpoint(const std::string& path, const RunInfo& expect, 
 
 // ---------------------------------------------------------------------------
 // Progress as bytes: next_block, the segments' tallies, their extras, the
-// current partial and its extra (a flag first: it may be empty).
+// current partial and its extra (a flag first: it may be empty), and the
+// histogram counts (their number first: 0 when none).
 
 namespace {
 
@@ -154,13 +157,11 @@ struct Reader {
 };
 
 void put_extra(std::vector<unsigned char>& out, const Extra& x, const Extra& proto) {
-  Extra full = x;
-  if (full.hist.size() != proto.hist.size()) full.hist = proto.hist;  // empty: all zero
-  if (full.byte_size() != proto.byte_size())
+  if (x.byte_size() != proto.byte_size())
     throw InputError("resume state: an analysis row does not fit the plan");
   const std::size_t at = out.size();
   out.resize(at + proto.byte_size());
-  full.to_bytes(out.data() + at);
+  x.to_bytes(out.data() + at);
 }
 
 Extra get_extra(Reader& r, const Extra& proto) {
@@ -173,7 +174,7 @@ Extra get_extra(Reader& r, const Extra& proto) {
 
 std::vector<unsigned char> progress_to_bytes(const SegmentProgress& p, const AnalysisSpec& a) {
   Extra proto;
-  proto.init(a);
+  proto.init_segment(a);
   std::vector<unsigned char> out;
   put(out, p.next_block);
   put(out, static_cast<std::uint64_t>(p.segments.size()));
@@ -184,13 +185,15 @@ std::vector<unsigned char> progress_to_bytes(const SegmentProgress& p, const Ana
   const std::uint8_t has_current_extra = p.current_extra.empty() ? 0 : 1;
   put(out, has_current_extra);
   if (has_current_extra) put_extra(out, p.current_extra, proto);
+  put(out, static_cast<std::uint64_t>(p.hist.size()));
+  for (std::uint64_t c : p.hist) put(out, c);
   return out;
 }
 
 SegmentProgress progress_from_bytes(const std::vector<unsigned char>& bytes,
                                     const AnalysisSpec& a) {
   Extra proto;
-  proto.init(a);
+  proto.init_segment(a);
   Reader r{bytes};
   SegmentProgress p;
   p.next_block = r.get<std::uint64_t>();
@@ -203,6 +206,10 @@ SegmentProgress progress_from_bytes(const std::vector<unsigned char>& bytes,
   for (std::uint64_t i = 0; i < nextra; ++i) p.extras.push_back(get_extra(r, proto));
   p.current = r.get<Tally>();
   if (r.get<std::uint8_t>() != 0) p.current_extra = get_extra(r, proto);
+  const auto nhist = r.get<std::uint64_t>();
+  if (nhist > bytes.size()) throw InputError("resume state: bad histogram size");
+  p.hist.resize(static_cast<std::size_t>(nhist));
+  for (std::uint64_t& c : p.hist) c = r.get<std::uint64_t>();
   if (r.at != bytes.size()) throw InputError("resume state: trailing bytes");
   return p;
 }

@@ -2124,15 +2124,13 @@ void Reader::check_state_size(const YAML::Node& root, const Config& cfg) {
   const bool sweep = !cfg.sweep.axes.empty();
   const std::uint64_t cells = sweep ? cfg.sweep.cells() : 1;
   const std::uint64_t draws = sweep ? cfg.sweep.draws_per_cell : cfg.draws;
-  // Per segment: its Tally and, with analyses, its Extra (Extra::byte_size).
+  // Per segment: its Tally and, with conditions or paths, its Extra
+  // (Extra::byte_size). Histogram counts are kept once for the whole run.
   std::uint64_t extra = 0;
   std::vector<std::string> parts;
   const std::uint64_t hist_fields = cfg.histograms.enabled ? cfg.histograms.fields.size() : 0;
-  if (hist_fields > 0) {
-    extra += hist_fields * (static_cast<std::uint64_t>(cfg.histograms.bins) + 2) * 8;
-    parts.push_back(
-        fmt::format("histograms of {} fields x {} bins", hist_fields, cfg.histograms.bins));
-  }
+  const std::uint64_t hist_bytes =
+      hist_fields * (static_cast<std::uint64_t>(cfg.histograms.bins) + 2) * 8;
   if (!cfg.conditions.empty()) {
     extra += cfg.conditions.size() * sizeof(Tally);
     parts.push_back(fmt::format("{} conditions", cfg.conditions.size()));
@@ -2145,17 +2143,25 @@ void Reader::check_state_size(const YAML::Node& root, const Config& cfg) {
   const std::uint64_t segments = draws / kSegmentDraws + (draws % kSegmentDraws != 0 ? 1 : 0);
   const std::uint64_t cell_bytes = segments * segment_bytes + (sweep ? kSweepCellBytes : 0);
   // In double: cells x cell_bytes may pass 2^64 (2^24 cells of 2^21 segments).
-  const double total = static_cast<double>(cells) * static_cast<double>(cell_bytes);
+  const double total = static_cast<double>(cells) * static_cast<double>(cell_bytes) +
+                       static_cast<double>(hist_bytes);
   if (total <= static_cast<double>(kMaxStateBytes)) return;
 
   const std::string what =
       parts.empty() ? std::string("its Tally")
                     : fmt::format("its Tally ({} bytes) and {}", sizeof(Tally), join(parts, ", "));
+  const std::string hist_note =
+      hist_bytes > 0 ? fmt::format(", besides {} bytes of histogram counts ({} fields x {} bins)",
+                                   hist_bytes, hist_fields, cfg.histograms.bins)
+                     : std::string();
   const double gib = total / static_cast<double>(std::uint64_t{1} << 30);
   YAML::Node key, value;
+  static_assert(kNumFields * (kMaxHistogramBins + 2) * 8 < kMaxStateBytes / 2,
+                "histograms alone always fit, with room for the segments");
+  const std::uint64_t room = kMaxStateBytes - hist_bytes;
   if (sweep) {
     find_key(root, "sweep", key, value);
-    const std::uint64_t max_cells = kMaxStateBytes / cell_bytes;
+    const std::uint64_t max_cells = room / cell_bytes;
     fail(child(Item{root, "", root.Mark()}, key, value),
          fmt::format("{} cells x {} draws_per_cell would keep about {:.3g} GiB in memory, more "
                      "than the {} GiB a run may: each cell holds {} segment(s) of up to 2^26 "
@@ -2164,17 +2170,15 @@ void Reader::check_state_size(const YAML::Node& root, const Config& cfg) {
                      cells, draws, gib, kMaxStateBytes >> 30, segments, segment_bytes, what,
                      kSweepCellBytes, max_cells));
   }
-  const std::uint64_t max_draws = kMaxStateBytes / segment_bytes * kSegmentDraws;
+  const std::uint64_t max_draws = room / segment_bytes * kSegmentDraws;
   const Item at = find_key(root, "draws", key, value)
                       ? child(Item{root, "", root.Mark()}, key, value)
                       : Item{root, "draws", root.Mark()};
-  fail(at, fmt::format("{} draws would keep about {:.3g} GiB in memory, more than the {} GiB a "
-                       "run may: each segment of 2^26 draws holds {} bytes ({}) until the "
-                       "result is written; at most {} draws fit with this config{}",
-                       draws, gib, kMaxStateBytes >> 30, segment_bytes, what, max_draws,
-                       hist_fields > 0 ? " (fewer histogram bins or fields, or histograms: "
-                                         "false, allow more)"
-                                       : ""));
+  fail(at,
+       fmt::format("{} draws would keep about {:.3g} GiB in memory, more than the {} GiB a "
+                   "run may: each segment of 2^26 draws holds {} bytes ({}) until the "
+                   "result is written{}; at most {} draws fit with this config",
+                   draws, gib, kMaxStateBytes >> 30, segment_bytes, what, hist_note, max_draws));
 }
 std::string analysis_yaml(const Config& cfg) {
   std::string out;

@@ -352,9 +352,9 @@ void write_analysis(hid_t file, const Result& r) {
 }
 
 // /state/extra (and /checkpoint/extra): the analyses' exact state, one row of
-// Extra::to_bytes per segment.
+// Extra::to_bytes per segment; none when the rows are empty (histograms only).
 void write_extra_table(hid_t g, const std::vector<Extra>& extras) {
-  if (extras.empty()) return;
+  if (extras.empty() || extras.front().byte_size() == 0) return;
   const std::size_t row = extras.front().byte_size();
   std::vector<unsigned char> bytes(extras.size() * row);
   for (std::size_t j = 0; j < extras.size(); ++j) extras[j].to_bytes(bytes.data() + j * row);

@@ -523,13 +523,18 @@ void write_tally_table(hid_t g, const std::vector<Tally>& segs) {
   }
 }
 
-// /state: the per-segment tallies.
+// /state: the per-segment tallies and analysis rows, and the histogram counts.
 void write_state(hid_t file, const RunInfo& info, const SegmentState& st) {
   const Handle g = make_group(file, "state");
   const std::vector<Tally>& segs = st.segments;
   const hsize_t n = segs.size();
   write_tally_table(g.get(), segs);
   write_extra_table(g.get(), st.extras);
+  if (!st.hist.empty()) {
+    const hsize_t dims[1] = {st.hist.size()};
+    const Handle s(h5("dataspace", [&] { return H5Screate_simple(1, dims, nullptr); }), H5Sclose);
+    write_dataset(g.get(), "hist", H5T_STD_U64LE, H5T_NATIVE_UINT64, s.get(), st.hist.data());
+  }
   attr_u64(g.get(), "segment_first", st.segment_first);
   attr_u64(g.get(), "segment_end", st.segment_first + n);
   attr_u64(g.get(), "segment_count_total", st.segment_count_total);
@@ -841,7 +846,9 @@ std::vector<T> read_array(hid_t loc, const std::string& name, H5T_class_t cls, h
   if (H5Sget_simple_extent_ndims(s.get()) != rank ||
       H5Sget_simple_extent_dims(s.get(), dims.data(), nullptr) != rank)
     throw Failure{0, what, "not of shape " + shape_text(shape)};
-  constexpr hsize_t kLimit = hsize_t{1} << 26;  // far beyond any grid, so a corrupt size fails
+  // Beyond any grid or histogram (/state/hist: 25 fields x 2^20 + 2 counters at
+  // most), so that a corrupt size fails.
+  constexpr hsize_t kLimit = hsize_t{1} << 26;
   hsize_t n = 1;
   for (int i = 0; i < rank; ++i) {
     if (shape[i] != kAnyLength && dims[i] != shape[i])
@@ -969,6 +976,7 @@ void read_state(hid_t file, ResultFile& r) {
   r.state.segments = read_tally_table(g.get(), "state");
   r.state_checksum_data = state_checksum(r.state.segments);
   r.state_extra = read_extra_table(g.get(), r.state_extra_row);
+  if (has_link(g.get(), "hist")) r.state.hist = read_u64s(g.get(), "hist", {kAnyLength});
 }
 
 // /checkpoint of a checkpoint file: one row, the current segment's partial.

@@ -160,7 +160,8 @@ void write_summary_group(hid_t loc, const Tally& t);  // <loc>/summary/<field>/.
 void write_events_group(hid_t loc, const Tally& t);   // <loc>/events/<event>/...
 // Quantiles and histograms, /conditional, /paths, /sweep, /sensitivity.
 void write_analysis(hid_t file, const Result& r);
-// <g>/extra: uint8 [rows, Extra::byte_size()], rows of Extra::to_bytes.
+// <g>/extra: uint8 [rows, Extra::byte_size()], rows of Extra::to_bytes
+// (absent when rows are empty).
 void write_extra_table(hid_t g, const std::vector<Extra>& extras);
 }  // namespace h5util
 }  // namespace spillmc

@@ -357,6 +357,7 @@ int cmd_run(const RunArgs& args) {
         latest.extras.push_back(p.extras[j]);
       latest.current = p.current;
       latest.current_extra = p.current_extra;
+      latest.hist = p.hist;
       latest.next_block = p.next_block;
       const double since =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - last_save).count();
@@ -383,6 +384,7 @@ int cmd_run(const RunArgs& args) {
         kSegmentBlocks, resuming ? &latest : nullptr, after_chunk, on_draws);
     result.state.segments = std::move(done.segments);
     result.state.extras = std::move(done.extras);
+    result.state.hist = std::move(done.hist);
     if (cfg.sensitivity.enabled && writer) {
       spdlog::info("sensitivity: {} base draws", cfg.sensitivity.base_draws);
       // On the run's GPU when it has one, chosen as select_backend chooses it.

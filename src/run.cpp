@@ -108,7 +108,7 @@ std::string check_plan_progress(const SegmentProgress& p, const RunPlan& plan,
   if (p.current.draws != partial)
     return "the current segment's partial holds " + std::to_string(p.current.draws) +
            " draws, expected " + std::to_string(partial);
-  return {};
+  return hist_problem(plan.analysis, p.hist, p.segments, &p.current);
 }
 
 std::string check_segment_progress(const SegmentProgress& p, std::uint64_t draws,
@@ -174,7 +174,10 @@ SegmentProgress run_plan_segments(Backend& backend, const RunPlan& plan_in,
     // segment ends at a multiple of segment_blocks or at its cell's end.
     for (std::uint64_t j = 0; j < n; ++j) {
       st.current.merge(partials[j]);
-      if (extra) st.current_extra.merge(extras[j]);
+      if (extra) {
+        extras[j].move_hist_into(st.hist);
+        st.current_extra.merge(extras[j]);
+      }
       if (want_draws && draws_fn) draws_fn((first + j) / geo.bpc, batches[j]);
       done += partials[j].draws;
       if (geo.ends_segment(first + j)) {

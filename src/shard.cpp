@@ -3,6 +3,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cinttypes>
 #include <cstdio>
@@ -335,6 +336,38 @@ std::vector<std::string> verify_result(const ResultFile& r) {
     }
   }
 
+  // /state/hist fits the config and counts what the segments hold, and the
+  // histograms under /summary are exactly its counts.
+  if (plan) {
+    const AnalysisSpec& a = plan->analysis;
+    const std::string hist = hist_problem(a, r.state.hist, r.state.segments, nullptr);
+    if (!hist.empty()) p.push_back("/state/hist " + hist);
+    std::size_t off = 0, bad = 0;
+    for (std::size_t h = 0; h < a.hist_fields.size() && hist.empty(); ++h) {
+      const auto bins = static_cast<std::size_t>(a.hist_axes[h].bins);
+      const auto q =
+          std::find_if(r.quantiles.begin(), r.quantiles.end(),
+                       [&](const ResultFile::Quantiles& x) { return x.field == a.hist_fields[h]; });
+      const bool same =
+          r.state.hist.empty()
+              ? q == r.quantiles.end()
+              : q != r.quantiles.end() && q->counts.size() == bins &&
+                    q->underflow == r.state.hist[off] &&
+                    q->overflow == r.state.hist[off + bins + 1] &&
+                    std::equal(q->counts.begin(), q->counts.end(),
+                               r.state.hist.begin() + static_cast<std::ptrdiff_t>(off + 1));
+      if (!same) {
+        ++bad;
+        p.push_back(std::string("/summary/") + kFieldNames[a.hist_fields[h]] +
+                    "/histogram differs from /state/hist");
+      }
+      off += bins + 2;
+    }
+    const std::size_t histograms = r.state.hist.empty() ? 0 : a.hist_fields.size();
+    if (hist.empty() && bad == 0 && r.quantiles.size() != histograms)
+      p.push_back("/summary holds histograms of fields the config does not histogram");
+  }
+
   // The stored config is the one the hash and the attributes describe.
   try {
     const Config cfg = parse_config_text(info.config_yaml, "attribute 'config'");
@@ -427,6 +460,7 @@ Result merge_shards(const std::vector<std::string>& paths, const std::string& ou
     } catch (const InputError& e) {
       throw OutputError(quoted(f->path) + ": " + e.what());
     }
+    add_counts(res.state.hist, f->state.hist);  // verify_result checked them
     wall += f->info.wall_seconds;
     if (f->info.device != ref.info.device) device = "several (merged from shards)";
   }

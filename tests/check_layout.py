@@ -3,7 +3,10 @@
 
 Usage: /usr/bin/python3 tests/check_layout.py RESULT.h5
 
-The layout is the one documented in docs/output.md (format_version 2). The
+The layout is the one documented in docs/output.md (format_version 3). Of the
+analyses (docs/output.md, "Analyses") it checks the histograms and /state/hist
+and only allows the other groups and their root attributes (check_quantiles.py,
+check_sweep_layout.py and check_draws.py check those). The
 names of fields, events, regimes and invalid reasons are read from
 include/spillmc/fields.hpp, so this script follows that table. Exit status:
 0 when the file is fine, 1 with one line per problem otherwise, 2 when the
@@ -47,6 +50,9 @@ STATE_UINT64_ATTRS = ["segment_first", "segment_end", "segment_count_total", "se
 FLOAT64_ATTRS = ["wall_seconds", "draws_per_second"]
 INT_ATTRS = ["format_version"]
 STATS = ["count", "mean", "std", "sem", "min", "max"]
+QUANTILE_KEYS = ["histogram", "quantile_bounds", "quantiles"]
+ANALYSIS_GROUPS = ["conditional", "paths", "sweep", "sensitivity", "draws"]
+ANALYSIS_ATTRS = ["path_names", "sweep_axes"]
 EVENT_DATASETS = ["count", "probability", "ci95_low", "ci95_high"]
 
 problems = []
@@ -100,7 +106,7 @@ def close(a, b, rel=1e-12):
 def check_attributes(f):
     attrs = f.attrs
     expected = STRING_ATTRS + UINT64_ATTRS + FLOAT64_ATTRS + INT_ATTRS
-    check_keys("root attributes", attrs.keys(), expected)
+    check_keys("root attributes", set(attrs.keys()) - set(ANALYSIS_ATTRS), expected)
     ok = True
     for name in expected:
         if name not in attrs:
@@ -130,8 +136,8 @@ def check_attributes(f):
 
     if attrs["format"] != "spillmc-result":
         problem(f"attribute format is {attrs['format']!r}, expected 'spillmc-result'")
-    if int(attrs["format_version"]) != 2:
-        problem(f"attribute format_version is {attrs['format_version']}, expected 2")
+    if int(attrs["format_version"]) != 3:
+        problem(f"attribute format_version is {attrs['format_version']}, expected 3")
     if attrs["kind"] not in ("result", "shard"):
         problem(f"attribute kind is {attrs['kind']!r}, expected 'result' or 'shard'")
     for name in ("config_hash", "file_checksum"):
@@ -156,9 +162,10 @@ def check_attributes(f):
     rate = float(attrs["draws_per_second"])
     if not (math.isfinite(wall) and wall >= 0):
         problem(f"attribute wall_seconds is {wall}")
-    want = requested / wall if wall > 0 else 0.0
+    covered = valid + invalid  # draws_requested for a result; a shard's share for a shard
+    want = covered / wall if wall > 0 else 0.0
     if not close(rate, want):
-        problem(f"draws_per_second {rate} != draws_requested / wall_seconds = {want}")
+        problem(f"draws_per_second {rate} != (draws_valid + draws_invalid) / wall_seconds = {want}")
     return valid, invalid
 
 
@@ -170,7 +177,8 @@ def check_summary(f, valid, undefined):
             continue
         fg = g[field]
         where = f"/summary/{field}"
-        if not check_keys(where, fg.keys(), STATS):
+        with_quantiles = field in hist_fields(f)
+        if not check_keys(where, fg.keys(), STATS + (QUANTILE_KEYS if with_quantiles else [])):
             continue
         n = scalar(fg, "count", np.uint64)
         vals = {s: scalar(fg, s, np.float64) for s in STATS[1:]}
@@ -270,9 +278,62 @@ def check_regimes(f, valid):
             problem(f"{where}: counts sum to {int(counts.sum())}, expected draws_valid {valid}")
 
 
+def hist_fields(f):
+    """The histogrammed fields in the config's order, or [] when the run has
+    none or covers no draws (a shard with no segments). The effective config
+    spells them out (`histograms:`, `  bins: N`, `  fields: [...]`) unless they
+    are the default: the outputs (every field after the six parameters) for a
+    plain run, none for a sweep (docs/config.md)."""
+    config = f.attrs.get("config", "")
+    if int(f.attrs.get("draws_valid", 0)) + int(f.attrs.get("draws_invalid", 0)) == 0:
+        return []
+    m = re.search(r"^histograms:\n  bins: \d+\n  fields: \[([^\]]*)\]", config, re.M)
+    if m:
+        return [name.strip() for name in m.group(1).split(",")]
+    if re.search(r"^(histograms: false|sweep:)$", config, re.M):
+        return []
+    return FIELDS[6:]
+
+
+def check_histograms(f):
+    """Each histogram holds its field's count; /state/hist is theirs, in order."""
+    fields = hist_fields(f)
+    state = f["state"]
+    if not fields:
+        if "hist" in state:
+            problem("/state/hist present, but the config histograms no field (or no draws)")
+        return
+    slots = []
+    for field in fields:
+        fg = f["summary"].get(field)
+        if not isinstance(fg, h5py.Group) or not isinstance(fg.get("histogram"), h5py.Group):
+            return  # reported by check_summary
+        h = fg["histogram"]
+        where = f"/summary/{field}/histogram"
+        if not isinstance(h.get("counts"), h5py.Dataset) or h["counts"].dtype != np.uint64:
+            problem(f"{where}/counts: missing or not uint64")
+            return
+        counts = [int(c) for c in h["counts"][()]]
+        under, over = int(h.attrs.get("underflow", -1)), int(h.attrs.get("overflow", -1))
+        n = scalar(fg, "count", np.uint64)
+        if n is not None and under + sum(counts) + over != int(n):
+            problem(f"{where}: underflow + counts + overflow = {under + sum(counts) + over}, "
+                    f"expected count {int(n)}")
+        slots += [under] + counts + [over]
+    d = state.get("hist")
+    if not isinstance(d, h5py.Dataset) or d.dtype != np.uint64 or d.shape != (len(slots),):
+        problem(f"/state/hist: {d.dtype}{d.shape if d is not None else ''}, expected "
+                f"uint64({len(slots)},)" if isinstance(d, h5py.Dataset) else "/state/hist missing")
+        return
+    if [int(c) for c in d[()]] != slots:
+        problem("/state/hist differs from the histograms under /summary, in the config's field "
+                "order (underflow, counts, overflow per field)")
+
+
 def check_state(f, valid, invalid):
     g = f["state"]
-    check_keys("/state", g.keys(), ["counts", "moments"])
+    optional = [k for k in ("extra", "hist") if k in g]
+    check_keys("/state", g.keys(), ["counts", "moments"] + optional)
     check_keys("/state attributes", g.attrs.keys(), STATE_UINT64_ATTRS + ["checksum"])
     for name in STATE_UINT64_ATTRS:
         if name in g.attrs and (g.attrs.get_id(name).dtype != np.uint64
@@ -311,7 +372,7 @@ def check_file(path):
         return 2
     with f:
         counts = check_attributes(f)
-        check_keys("root groups", f.keys(),
+        check_keys("root groups", set(f.keys()) - set(ANALYSIS_GROUPS),
                    ["summary", "undefined", "events", "regimes", "invalid", "state"])
         if counts is not None:
             valid, invalid = counts
@@ -328,6 +389,8 @@ def check_file(path):
                         problem(f"/undefined/A2_crit {undefined} > draws_valid {valid}")
             if isinstance(f.get("summary"), h5py.Group):
                 check_summary(f, valid, undefined)
+                if isinstance(f.get("state"), h5py.Group):
+                    check_histograms(f)
             if isinstance(f.get("events"), h5py.Group):
                 check_events(f, valid)
             if isinstance(f.get("regimes"), h5py.Group):

@@ -201,7 +201,35 @@ inline void expect_same_numbers(const spillmc::ResultFile& a, const spillmc::Res
   EXPECT_TRUE(same_bytes(a.regime_up, b.regime_up, sizeof a.regime_up));
   EXPECT_TRUE(same_bytes(a.invalid, b.invalid, sizeof a.invalid));
   EXPECT_EQ(a.a2crit_undefined, b.a2crit_undefined);
+  // The analyses: quantiles and histograms, conditional groups, paths.
+  ASSERT_EQ(a.quantiles.size(), b.quantiles.size());
+  for (std::size_t i = 0; i < a.quantiles.size(); ++i) {
+    const ResultFile::Quantiles &x = a.quantiles[i], &y = b.quantiles[i];
+    SCOPED_TRACE(kFieldNames[x.field]);
+    EXPECT_EQ(x.field, y.field);
+    EXPECT_EQ(x.counts, y.counts);
+    EXPECT_EQ(x.underflow, y.underflow);
+    EXPECT_EQ(x.overflow, y.overflow);
+    EXPECT_TRUE(x.values.size() == y.values.size() &&
+                same_bytes(x.values.data(), y.values.data(), x.values.size() * sizeof(double)));
+    EXPECT_TRUE(x.edges.size() == y.edges.size() &&
+                same_bytes(x.edges.data(), y.edges.data(), x.edges.size() * sizeof(double)));
+  }
+  ASSERT_EQ(a.conditional.size(), b.conditional.size());
+  for (std::size_t i = 0; i < a.conditional.size(); ++i) {
+    SCOPED_TRACE(a.conditional[i].name);
+    EXPECT_TRUE(same_bytes(a.conditional[i].summary, b.conditional[i].summary,
+                           sizeof a.conditional[i].summary));
+    EXPECT_TRUE(same_bytes(a.conditional[i].events, b.conditional[i].events,
+                           sizeof a.conditional[i].events));
+  }
+  ASSERT_EQ(a.paths.size(), b.paths.size());
+  for (std::size_t i = 0; i < a.paths.size(); ++i)
+    EXPECT_TRUE(same_bytes(&a.paths[i].gain, &b.paths[i].gain, sizeof a.paths[i].gain))
+        << a.paths[i].name;
   if (!with_state) return;
+  EXPECT_EQ(a.state.hist, b.state.hist);
+  EXPECT_EQ(a.state_extra, b.state_extra);
   EXPECT_EQ(a.info.config_hash, b.info.config_hash);
   EXPECT_EQ(a.state_checksum, b.state_checksum);
   EXPECT_EQ(a.state.segment_first, b.state.segment_first);

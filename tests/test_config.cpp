@@ -1043,23 +1043,25 @@ TEST(Limits, DrawsKeepTheirStateWithinFourGiB) {
              "draws: too large (got 18446744073709551615; at most 140737488355328)");
   EXPECT_EQ(error_of(text_of(kBase) + no_hist, {Override("draws", "2e15", "--draws")}),
             "--draws: too large (got 2e15; at most 140737488355328)");
-  // Histograms keep their counters per segment too: 19 fields x 1002 here.
-  const std::string msg = load_text_error(with_line(1, "draws: 1e13"));
-  EXPECT_EQ(msg.rfind("x.yaml:1:8: draws: 10000000000000 draws would keep about 21.3 GiB in "
+  // Histogram counts are kept once for the run, not per segment: the default
+  // histograms (19 fields x 1002 counters) allow as many draws as none.
+  expect_loads(with_line(1, "draws: 140737488355328"));
+  // Conditions are kept per segment; the histograms' counts are added once.
+  const std::string two = "conditions: [leader_gains, not_follower_active]\n";
+  const std::string msg = load_text_error(with_line(1, "draws: 1e14") + two);
+  EXPECT_EQ(msg.rfind("x.yaml:1:8: draws: 100000000000000 draws would keep about 5.7 GiB in "
                       "memory, more than the 4 GiB a run may: each segment of 2^26 draws holds "
-                      "153672 bytes (its Tally (1368 bytes) and histograms of 19 fields x 1000 "
-                      "bins) until the result is written; at most 1875558531072 draws fit with "
-                      "this config (fewer histogram bins or fields, or histograms: false, allow "
-                      "more)",
+                      "4104 bytes (its Tally (1368 bytes) and 2 conditions) until the result is "
+                      "written, besides 152304 bytes of histogram counts (19 fields x 1000 bins); "
+                      "at most 70229023522816 draws fit with this config",
                       0),
             0u)
       << msg;
-  expect_loads(with_line(1, "draws: 1875558531072"));
-  EXPECT_HAS(load_text_error(with_line(1, "draws: 1875558531073")),
-             "at most 1875558531072 draws fit");
-  expect_loads(with_line(1, "draws: 1e13") + no_hist);
-  EXPECT_EQ(load_text_error(text_of(kBase), {Override("draws", "1e13", "--draws")})
-                .rfind("--draws: 10000000000000 draws would keep about 21.3 GiB", 0),
+  expect_loads(with_line(1, "draws: 70229023522816") + two);
+  EXPECT_HAS(load_text_error(with_line(1, "draws: 70229023522817") + two),
+             "at most 70229023522816 draws fit");
+  EXPECT_EQ(load_text_error(text_of(kBase) + two, {Override("draws", "1e14", "--draws")})
+                .rfind("--draws: 100000000000000 draws would keep about 5.7 GiB", 0),
             0u);
   // Conditions and paths count too.
   const std::string cond = load_text_error(with_line(1, "draws: 140737488355328") + no_hist +
@@ -1067,7 +1069,7 @@ TEST(Limits, DrawsKeepTheirStateWithinFourGiB) {
   EXPECT_HAS(cond, "x.yaml:1:8: draws: 140737488355328 draws would keep about 8.02 GiB");
   EXPECT_HAS(cond, "holds 4104 bytes (its Tally (1368 bytes) and 2 conditions)");
   // A config stored in a result file is read back whatever its run needed.
-  EXPECT_EQ(parse_config_text(with_line(1, "draws: 1e13"), "x").draws, 10000000000000u);
+  EXPECT_EQ(parse_config_text(with_line(1, "draws: 1e14") + two, "x").draws, 100000000000000u);
   // A sweep: cells x draws_per_cell at most 2^47 as well.
   const std::string sweep =
       text_of(kBase) + "sweep: {axes: [{param: a, linspace: [8, 12, 4]}], draws_per_cell: 1}\n";

@@ -467,8 +467,8 @@ TEST(CudaTestSpecs, AnalysisPlanCoversConditionsPathsAndTails) {
   std::size_t off = 0;
   for (const spillmc::HistAxis& ax : plan.analysis.hist_axes) {
     const auto bins = static_cast<std::size_t>(ax.bins);
-    EXPECT_GT(x.hist[off], 0u) << "underflow";
-    EXPECT_GT(x.hist[off + bins + 1], 0u) << "overflow";
+    EXPECT_GT(st.hist[off], 0u) << "underflow";
+    EXPECT_GT(st.hist[off + bins + 1], 0u) << "overflow";
     off += bins + 2;
   }
   for (int k = 0; k <= plan.analysis.paths.n; ++k)
@@ -544,7 +544,8 @@ bool same_extra_bits(const spillmc::Extra& a, const spillmc::Extra& b) {
 }
 
 // Launch boundaries, segment sizes and out-of-memory retries move where a
-// segment's histogram lands among its blocks, never the segment's totals.
+// segment's histogram lands among its blocks, never the totals of a range of
+// segments (all of them, and each one alone, as shards would run them).
 TEST_F(CudaBackendTest, PlanSegmentsDoNotDependOnChunking) {
   const spillmc::RunPlan plan = analysis_plan(5 * kBlockDraws - 7, 3);
   const std::uint64_t sb = 2;  // segments of 2 blocks: 3 per cell
@@ -565,6 +566,15 @@ TEST_F(CudaBackendTest, PlanSegmentsDoNotDependOnChunking) {
         EXPECT_TRUE(same_bits(got.segments[j], want.segments[j])) << "segment " << j;
         EXPECT_TRUE(same_extra_bits(got.extras[j], want.extras[j])) << "segment " << j;
       }
+      EXPECT_EQ(got.hist, want.hist);
+      std::vector<std::uint64_t> joined;
+      for (std::uint64_t j = 0; j < nseg; ++j) {
+        const spillmc::SegmentProgress one =
+            spillmc::run_plan_segments(*b, plan, j, j + 1, {}, nullptr, chunk, sb);
+        EXPECT_TRUE(same_bits(one.segments.at(0), want.segments[j])) << "segment " << j;
+        spillmc::add_counts(joined, one.hist);
+      }
+      EXPECT_EQ(joined, want.hist);
     }
   }
 }

@@ -72,10 +72,12 @@ TEST(ShardState, RoundTripIsExactIncludingEmptyFields) {
   r.state.segment_first = 5;
   r.state.segment_count_total = 9;
   r.tally = fold_segments(r.state.segments);
+  r.state.hist = {0, 1, ~std::uint64_t{0}, 1ull << 53, 7};  // one total, stored as is
   r.info.config_yaml = "x";
   const std::string p = (dir / "s.h5").string();
   write_result(p, r, false);
   const ResultFile back = read_result(p);
+  EXPECT_EQ(back.state.hist, r.state.hist);
   EXPECT_EQ(back.state.segment_first, 5u);
   EXPECT_EQ(back.segment_end, 8u);
   EXPECT_EQ(back.state.segment_count_total, 9u);
@@ -397,6 +399,34 @@ TEST_F(Shards, VerifyRefusesDamagedAndPatchedFiles) {
   EXPECT_EQ(c.status, 3) << c.out;
   EXPECT_CONTAINS(c.out, "/summary/pi12 differs from the fold of /state");
   EXPECT_CONTAINS(c.out, "file checksum mismatch");
+  // Histogram counts patched: in /state/hist (no longer what the segments
+  // hold), or in a histogram under /summary (no longer /state/hist's).
+  const auto add_one = [&](const std::string& file, const char* dataset, hsize_t at) {
+    fs::copy_file(good, file);
+    const hid_t f = H5Fopen(file.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    ASSERT_GE(f, 0);
+    const hid_t d = H5Dopen2(f, dataset, H5P_DEFAULT);
+    ASSERT_GE(d, 0);
+    const hid_t all = H5Dget_space(d);
+    std::vector<std::uint64_t> v(static_cast<std::size_t>(H5Sget_simple_extent_npoints(all)));
+    ASSERT_GT(v.size(), at);
+    EXPECT_GE(H5Dread(d, H5T_NATIVE_UINT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()), 0);
+    ++v[at];
+    EXPECT_GE(H5Dwrite(d, H5T_NATIVE_UINT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()), 0);
+    H5Sclose(all);
+    H5Dclose(d);
+    H5Fclose(f);
+  };
+  add_one(path("hist.h5"), "state/hist", 1);
+  c = sh("verify " + path("hist.h5"));
+  EXPECT_EQ(c.status, 3) << c.out;
+  EXPECT_CONTAINS(c.out,
+                  "/state/hist counts 200001 values of q11 in its histogram, where its "
+                  "tallies hold 200000");
+  add_one(path("bins.h5"), "summary/pi22/histogram/counts", 5);
+  c = sh("verify " + path("bins.h5"));
+  EXPECT_EQ(c.status, 3) << c.out;
+  EXPECT_CONTAINS(c.out, "/summary/pi22/histogram differs from /state/hist");
   // Not a file at all.
   c = sh("verify " + path("missing.h5"));
   EXPECT_EQ(c.status, 3) << c.out;

@@ -370,6 +370,7 @@ void expect_same_progress(const SegmentProgress& a, const SegmentProgress& b) {
     EXPECT_EQ(tally_bits(a.segments[j]), tally_bits(b.segments[j])) << "segment " << j;
     EXPECT_EQ(extra_bits(a.extras[j]), extra_bits(b.extras[j])) << "extra " << j;
   }
+  EXPECT_EQ(a.hist, b.hist);
 }
 
 }  // namespace
@@ -391,13 +392,19 @@ TEST(AnalysisShards, SegmentRangesConcatenateToTheWholeRun) {
   for (const auto* s : {&s0, &s1}) {
     joined.segments.insert(joined.segments.end(), s->segments.begin(), s->segments.end());
     joined.extras.insert(joined.extras.end(), s->extras.begin(), s->extras.end());
+    add_counts(joined.hist, s->hist);
   }
   expect_same_progress(whole, joined);
+  // Histogram counts are one total, not a copy per segment.
+  for (const Extra& e : whole.extras) EXPECT_TRUE(e.hist.empty());
+  EXPECT_EQ(whole.hist.size(), plan.analysis.hist_size());
 
   // The folded extras (as merge does) and an independent count of the conditions.
   Extra xa, xb;
   for (const Extra& e : whole.extras) xa.merge(e);
   for (const Extra& e : joined.extras) xb.merge(e);
+  xa.hist = whole.hist;
+  xb.hist = joined.hist;
   EXPECT_EQ(extra_bits(xa), extra_bits(xb));
   const Tally total = fold_segments(whole.segments);
   const DrawSpec spec = cfg.draw_spec();
@@ -447,8 +454,9 @@ TEST(AnalysisCheckpoint, ResumeMidSegmentWithOtherChunksGivesTheSameBits) {
   SegmentProgress restored = saved;
   std::vector<unsigned char> bytes(saved.current_extra.byte_size());
   saved.current_extra.to_bytes(bytes.data());
-  restored.current_extra.init(plan.analysis);
+  restored.current_extra.init_segment(plan.analysis);
   restored.current_extra.from_bytes(bytes.data());
+  ASSERT_FALSE(saved.hist.empty());  // the counts of blocks 0..2
   EXPECT_TRUE(check_plan_progress(restored, plan, 0, 3, kSegBlocks).empty());
   const SegmentProgress resumed =
       run_plan_segments(*backend, plan, 0, 3, {}, nullptr, 2, kSegBlocks, &restored);

@@ -33,6 +33,10 @@ struct AnalysisSpec {
   std::size_t hist_size() const;  // total counters over fields (bins + 2 each)
 };
 
+// a[i] += b[i]: integer counts (histograms, best paths) of the same layout;
+// an empty side is all zero.
+void add_counts(std::vector<std::uint64_t>& a, const std::vector<std::uint64_t>& b);
+
 // Mergeable state of the analyses for any number of blocks. A block's Extra
 // may leave `hist` empty, meaning all zero: the CUDA backend counts a whole
 // segment's histogram at once and hands it over with the segment's first block
@@ -44,9 +48,16 @@ struct Extra {
   std::vector<std::uint64_t> path_best;  // per path: best and pays; [n]: no path pays
 
   void init(const AnalysisSpec& a);
+  // init without histogram counts: the layout of a stored segment's Extra.
+  void init_segment(const AnalysisSpec& a);
   bool empty() const { return hist.empty() && cond.empty() && path_gain.empty(); }
   // `o` is the later block or segment: fixed order, as Tally::merge.
   void merge(const Extra& o);
+  // Adds the histogram counts to `total` and drops them from this Extra.
+  // Stored segments (SegmentProgress, files) keep no counts of their own:
+  // counts add exactly, so one total serves every fold, shard merge and
+  // resume, and the state does not grow by the histogram with every segment.
+  void move_hist_into(std::vector<std::uint64_t>& total);
   // Flat bytes (exact) for MPI and checkpoints; the layout follows the spec.
   std::size_t byte_size() const;
   void to_bytes(unsigned char* out) const;
@@ -79,6 +90,13 @@ RunPlan plain_plan(const DrawSpec& spec, std::uint64_t draws);
 // of the first block of cell 0, evaluated on the host so every process agrees),
 // conditions, paths, per-draw output.
 RunPlan make_run_plan(const Config& cfg);
+
+// Empty when stored histogram counts `hist` (empty: none) fit `a` and count,
+// per histogrammed field, the values that `segments` and `current` (may be
+// null) hold of it. Otherwise what is wrong, worded to follow "/state/hist"
+// or "the saved state".
+std::string hist_problem(const AnalysisSpec& a, const std::vector<std::uint64_t>& hist,
+                         const std::vector<Tally>& segments, const Tally* current);
 
 // Refuses combinations this version does not support, with an InputError
 // that says what to do instead (per-draw output with shards, MPI ranks or

@@ -13,7 +13,7 @@
 namespace spillmc {
 
 constexpr const char* kFormatName = "spillmc-result";
-constexpr int kFormatVersion = 2;
+constexpr int kFormatVersion = 3;
 constexpr const char* kKindResult = "result";          // a whole run (or a merge of all its shards)
 constexpr const char* kKindShard = "shard";            // one share of the segments (--shard I/N)
 constexpr const char* kKindCheckpoint = "checkpoint";  // a run in progress (checkpoint: every)
@@ -42,7 +42,10 @@ struct SegmentState {
   std::uint64_t segment_first = 0;
   std::uint64_t segment_count_total = 0;
   std::vector<Tally> segments;
-  std::vector<Extra> extras;  // parallel to segments when the run has analyses
+  std::vector<Extra> extras;  // parallel to segments when the run has analyses; no histograms
+  // The histogram counts of every draw the file covers (a checkpoint: its
+  // current partial segment's too), one total (Extra::move_hist_into).
+  std::vector<std::uint64_t> hist;
 };
 
 // What a checkpoint adds to the completed segments of its /state: the left
@@ -50,7 +53,7 @@ struct SegmentState {
 // compute (/checkpoint, docs/output.md). Only in files of kind "checkpoint".
 struct CheckpointPart {
   Tally current;
-  Extra current_extra;
+  Extra current_extra;  // no histograms: SegmentState::hist has them
   std::uint64_t next_block = 0;
 };
 
@@ -126,8 +129,9 @@ struct ResultFile {
   // the checksum recomputed from its data.
   CheckpointPart checkpoint;
   std::string checkpoint_checksum, checkpoint_checksum_data;
-  // /state/extra and /checkpoint/extra as stored (rows of Extra::to_bytes;
-  // extras_from_bytes turns them back with the analysis spec of the config).
+  // /state/extra and /checkpoint/extra as stored (rows of Extra::to_bytes
+  // without histograms; extras_from_bytes turns them back with the analysis
+  // spec of the config); /state/hist is in state.hist (checked by hist_problem).
   std::vector<unsigned char> state_extra, checkpoint_extra;
   std::size_t state_extra_row = 0;
   // A sweep's grid, for `inspect` (empty axes: not a sweep): coordinates and,
@@ -176,8 +180,9 @@ struct ResultFile {
   SensitivityResult sensitivity;
 };
 
-// Rows of Extra::to_bytes back into Extras laid out for `spec`. InputError when
-// the row size does not match what the spec gives (a file of another config).
+// Rows of Extra::to_bytes back into Extras laid out for `spec` as a stored
+// segment's (Extra::init_segment: no histograms). InputError when the row
+// size does not match what the spec gives (a file of another config).
 std::vector<Extra> extras_from_bytes(const AnalysisSpec& spec,
                                      const std::vector<unsigned char>& bytes, std::size_t rows);
 ResultFile read_result(const std::string& path);

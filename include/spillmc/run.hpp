@@ -30,11 +30,14 @@ std::uint64_t segment_draws(std::uint64_t draws, std::uint64_t j,
 // completed so far (from first_segment on), the left fold of the blocks of
 // the current segment done so far, and the first block not yet folded. What
 // a checkpoint stores; run_segments continues from it bit-identically.
+// Histogram counts are not kept per segment (Extra::move_hist_into): `hist`
+// holds those of every block folded so far, and the Extras hold none.
 struct SegmentProgress {
   std::vector<Tally> segments;
   std::vector<Extra> extras;  // parallel to segments when the plan has analyses
   Tally current;
   Extra current_extra;
+  std::vector<std::uint64_t> hist;  // empty: none counted yet
   std::uint64_t next_block = 0;
 };
 
