@@ -321,9 +321,11 @@ def check_histograms(f):
                     f"expected count {int(n)}")
         slots += [under] + counts + [over]
     d = state.get("hist")
-    if not isinstance(d, h5py.Dataset) or d.dtype != np.uint64 or d.shape != (len(slots),):
-        problem(f"/state/hist: {d.dtype}{d.shape if d is not None else ''}, expected "
-                f"uint64({len(slots)},)" if isinstance(d, h5py.Dataset) else "/state/hist missing")
+    if not isinstance(d, h5py.Dataset):
+        problem("/state/hist missing")
+        return
+    if d.dtype != np.uint64 or d.shape != (len(slots),):
+        problem(f"/state/hist: {d.dtype}{d.shape}, expected uint64({len(slots)},)")
         return
     if [int(c) for c in d[()]] != slots:
         problem("/state/hist differs from the histograms under /summary, in the config's field "
