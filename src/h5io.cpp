@@ -1244,10 +1244,9 @@ ResultFile read_unguarded(const std::string& path, const std::string& sealed = {
 constexpr off_t kRawCheckBytes = off_t{64} << 20;
 
 // The file_checksum of an intact file, found without parsing it: of the
-// strings "fnv1a64:" + 16 hex digits in its bytes, the one that occurs once and
-// that the bytes hash to with it read as the placeholder (as
-// file_checksum_problem hashes). Empty when none does (a damaged or modified
-// file), or for a file larger than kRawCheckBytes or unreadable.
+// strings "fnv1a64:" + 16 hex digits in its bytes, the one file_checksum_problem
+// accepts. Empty when none does (a damaged or modified file), or for a file
+// larger than kRawCheckBytes or unreadable.
 std::string raw_file_checksum(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return {};
@@ -1265,22 +1264,19 @@ std::string raw_file_checksum(const std::string& path) {
     image.resize(have);
   }
   ::close(fd);
-  const std::string ph = kFileChecksumPlaceholder;
+  const std::size_t len = std::strlen(kFileChecksumPlaceholder);
   const auto is_hex = [](unsigned char c) {
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
   };
-  for (std::size_t i = 0; i + ph.size() <= image.size(); ++i) {
-    if (std::memcmp(image.data() + i, "fnv1a64:", 8) != 0 ||
-        !std::all_of(image.begin() + static_cast<std::ptrdiff_t>(i + 8),
-                     image.begin() + static_cast<std::ptrdiff_t>(i + ph.size()), is_hex))
+  std::vector<std::string> tried;  // config_hash and the state checksums look alike
+  for (std::size_t i = 0; i + len <= image.size(); ++i) {
+    const auto at = image.begin() + static_cast<std::ptrdiff_t>(i);
+    if (std::memcmp(image.data() + i, "fnv1a64:", 8) != 0 || !std::all_of(at + 8, at + len, is_hex))
       continue;
-    const std::string candidate(image.begin() + static_cast<std::ptrdiff_t>(i),
-                                image.begin() + static_cast<std::ptrdiff_t>(i + ph.size()));
-    if (find_all(image, candidate).size() != 1) continue;
-    std::uint64_t h = fnv1a64(image.data(), i);
-    h = fnv1a64(ph.data(), ph.size(), h);
-    h = fnv1a64(image.data() + i + ph.size(), image.size() - i - ph.size(), h);
-    if (hash_text(h) == candidate) return candidate;
+    const std::string candidate(at, at + static_cast<std::ptrdiff_t>(len));
+    if (std::find(tried.begin(), tried.end(), candidate) != tried.end()) continue;
+    tried.push_back(candidate);
+    if (file_checksum_problem(path, candidate).empty()) return candidate;
   }
   return {};
 }
