@@ -30,6 +30,9 @@
 #                       written to the temporary directory: end-to-end per-draw output
 #   sweep               configs/study_upgrade.yaml with sweep.draws_per_cell reduced:
 #                       cells x draws per cell per second
+#   sparse              plain with b ~ uniform(-999, 1): 1 draw in 1 000 valid, so a
+#                       block's shifts (docs/design.md) come from far into the block
+#   nearly_invalid      plain with b ~ uniform(-999999, 1): most blocks have no valid draw
 # Rates are the file's draws_per_second (draws / the run's wall_seconds: process
 # start and reading the config excluded); sensitivity uses evaluations / wall_seconds.
 # Ratios are to the plain run (and, for paths and correlation, to the same config
@@ -182,6 +185,14 @@ variant("sweep", "study_upgrade.yaml (65 x 41 cells), draws_per_cell reduced; "
         "rate = cells x draws per cell / s",
         lambda n: [study, "--set", f"sweep.draws_per_cell={n}"], 1000, 100,
         rate=sweep_rate, unit="cell draws/s", size="draws_per_cell")
+
+SPARSE_B = "parameters.b={dist: uniform, low: %s, high: 1}"
+variant("sparse", "baseline.yaml, histograms off, b ~ uniform(-999, 1): 1 valid draw in 1 000",
+        lambda n: [base, "--draws", str(n)] + NOHIST + ["--set", SPARSE_B % "-999"], 1 << 23, BLOCK)
+variant("nearly_invalid", "baseline.yaml, histograms off, b ~ uniform(-999999, 1): "
+        "1 valid draw in 1e6",
+        lambda n: [base, "--draws", str(n)] + NOHIST + ["--set", SPARSE_B % "-999999"], 1 << 23,
+        BLOCK)
 
 device = None
 

@@ -55,6 +55,26 @@ inline spillmc::DrawSpec wide_spec(std::uint64_t seed) {
   return spec;
 }
 
+// Sparse valid draws at a large offset: b <= 0 in 999 draws of 1 000, a near
+// 1e8 with spread 1, A2_crit near -1e8 and defined in about a third of the
+// valid draws. A block's shifts (block_shift) then lie far into the block,
+// A2_crit's often well after the others', and a backend that took a wrong
+// shift would lose the variance to cancellation. Uniform and fixed only, so
+// values are the same bits on every backend.
+inline spillmc::DrawSpec sparse_offset_spec(std::uint64_t seed) {
+  using spillmc::DistKind;
+  spillmc::DrawSpec spec;
+  spec.dist[spillmc::S_a] = {DistKind::uniform, 1e8, 1e8 + 1};
+  spec.dist[spillmc::S_b] = {DistKind::uniform, -999.0, 1.0};
+  spec.dist[spillmc::S_c] = {DistKind::fixed, 2.0};
+  spec.dist[spillmc::S_A1] = {DistKind::uniform, -1e8 - 1, -1e8 + 3};
+  spec.dist[spillmc::S_A2] = {DistKind::uniform, 0.0, 2.0};
+  spec.dist[spillmc::S_A2p] = {DistKind::uniform, -1e8, -1e8 + 2};
+  for (auto& d : spec.dist) d = spillmc::prepared(d);
+  spec.seed = seed;
+  return spec;
+}
+
 // A config's parameters whose draws hit invalid draws (b ~ N(0.6, 0.5)) and every regime.
 inline constexpr const char* kWideParameters = R"(parameters:
   a: {dist: uniform, low: 2, high: 14}
