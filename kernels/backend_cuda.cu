@@ -137,6 +137,52 @@ __device__ __forceinline__ Moments warp_total(const TileStorage& s_tile, const d
   return sum.moments();
 }
 
+// block_shift's scan, done by the whole block inside the draw loop: in each
+// warp iteration until both are found, the warps publish their valid and
+// A2_crit-defined ballots, and the lowest such draw of the iteration (lowest
+// warp, then lowest lane: the lowest index) gives the shifts from its tile
+// column. A block whose first draws are invalid thus costs no serial scan.
+// Every thread keeps the same state, so pending() is block-uniform.
+class ShiftSearch {
+ public:
+  struct Shared {
+    unsigned valid[kWarps], crit[kWarps];
+  };
+
+  __device__ __forceinline__ bool pending() const { return need_ != 0; }
+
+  // After the iteration's tile writes and ballots. Leaves s_shift final for
+  // every field found so far, visible to the whole block.
+  __device__ __forceinline__ void step(Shared& sh, const TileStorage& s_tile, double* s_shift,
+                                       unsigned valid_mask, unsigned crit_mask) {
+    const int tid = static_cast<int>(threadIdx.x);
+    if (tid % kWarpSize == 0) {
+      sh.valid[tid / kWarpSize] = valid_mask;
+      sh.crit[tid / kWarpSize] = crit_mask;
+    }
+    __syncthreads();  // the ballots and every warp's tile are visible
+    int main_warp = -1, crit_warp = -1;
+    unsigned main_lanes = 0, crit_lanes = 0;
+    for (int w = kWarps - 1; w >= 0; --w) {
+      if (sh.valid[w] != 0) main_warp = w, main_lanes = sh.valid[w];
+      if (sh.crit[w] != 0) crit_warp = w, crit_lanes = sh.crit[w];
+    }
+    const unsigned found = (main_warp >= 0 ? kMain : 0u) | (crit_warp >= 0 ? kCrit : 0u);
+    if (tid < kNumFields) {
+      if (tid != F_A2_crit && (need_ & found & kMain) != 0)
+        s_shift[tid] = s_tile.tile[main_warp][tid][__ffs(static_cast<int>(main_lanes)) - 1];
+      if (tid == F_A2_crit && (need_ & found & kCrit) != 0)
+        s_shift[tid] = s_tile.tile[crit_warp][tid][__ffs(static_cast<int>(crit_lanes)) - 1];
+    }
+    need_ &= ~found;
+    __syncthreads();  // the shifts are visible; sh is free for the next iteration
+  }
+
+ private:
+  static constexpr unsigned kMain = 1, kCrit = 2;  // the shifts still to find
+  unsigned need_ = kMain | kCrit;
+};
+
 // ---------------------------------------------------------------------------
 // Plans: sweep cells and analyses (analysis.hpp)
 // ---------------------------------------------------------------------------
@@ -321,6 +367,7 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
   using CountReduce = cub::BlockReduce<Counts, kThreads, cub::BLOCK_REDUCE_WARP_REDUCTIONS>;
   __shared__ double s_shift[kNumFields];
   __shared__ TileStorage s_tile;
+  __shared__ ShiftSearch::Shared s_search;
   __shared__ typename CountReduce::TempStorage s_reduce;
   // Raw storage: DrawSpec has default member initializers, which __shared__ forbids.
   __shared__ alignas(DrawSpec) unsigned char s_spec[kTable ? sizeof(DrawSpec) : 1];
@@ -355,26 +402,21 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
   if (kTable) __syncthreads();  // the spec copy is complete
   const DrawSpec& spec = block_spec<kTable>(spec_arg, s_spec);
 
-  // The shared function, so that the shifts are those of the CPU reference.
-  // Usually it stops at the first draw. It scans further only while draws are
-  // invalid or leave A2_crit undefined (docs/cuda.md: the other threads wait).
-  // Writing straight to shared memory matters: a register copy of the 25
-  // shifts next to a live Outcome set the kernel's peak (161 vs 112 registers).
-  if (tid == 0) block_shift(spec, first, len, s_shift);
-  __syncthreads();
+  // The shifts are block_shift's (the CPU reference's): the values of the
+  // block's first valid draw, A2_crit's from its first draw where it is
+  // defined, 0 where there is none. The draw loop finds them (ShiftSearch);
+  // until then no lane has a value to add.
+  if (tid < kNumFields) s_shift[tid] = 0.0;
+  ShiftSearch search;
 
   // Lane f < kNumFields owns field f of its warp's draws.
   const bool owner = lane < kNumFields;
   ShiftedSums acc;
-  acc.shift = owner ? s_shift[lane] : 0.0;
   std::uint64_t status = 0, events = 0, regime2 = 0, regime_up = 0;
   // kExtra: lane f's sums of field f under each condition (block shift), and
   // lane p's sums of path p's gain (shift: the warp's first gain).
   ShiftedSums cacc[kExtra ? kMaxConditions : 1];
   ShiftedSums pacc;
-  if constexpr (kExtra) {
-    for (int c = 0; c < an.ncond; ++c) cacc[c].shift = acc.shift;
-  }
   std::uint64_t* hist_row = nullptr;
   if constexpr (kExtra) {
     if (an.nhist > 0) hist_row = an.hist + (plan.segment_of(g) - an.first_segment) * an.hist_size;
@@ -428,6 +470,13 @@ __global__ void __launch_bounds__(kThreads, kMinBlocksPerSm)
     }
     const unsigned valid_mask = __ballot_sync(kFullMask, valid);
     const unsigned crit_mask = __ballot_sync(kFullMask, crit);
+    if (search.pending()) {  // block-uniform, so the barriers inside are reached by all
+      search.step(s_search, s_tile, s_shift, valid_mask, crit_mask);
+      acc.shift = owner ? s_shift[lane] : 0.0;
+      if constexpr (kExtra) {
+        for (int c = 0; c < an.ncond; ++c) cacc[c].shift = acc.shift;
+      }
+    }
     if constexpr (kExtra) {
       for (int c = 0; c < an.ncond; ++c) {
         const Condition cd = an.cond[c];

@@ -19,6 +19,8 @@
 #include "spillmc/run.hpp"
 #include "spillmc/tally.hpp"
 
+#include "harness.hpp"
+
 namespace {
 
 using spillmc::DistKind;
@@ -106,6 +108,13 @@ DrawSpec invalid_nonfinite() {
                    normal(0, 1), 11);
 }
 
+// harness.hpp's sparse_offset_spec: the kernel's shift search (ShiftSearch)
+// must find shifts far into the block, often in different warp iterations
+// (CudaTestSpecs.SparseOffsetNeedsTheBlockShift).
+DrawSpec sparse_offset() {
+  return spillmc_test::sparse_offset_spec(19);
+}
+
 std::vector<Case> cases() {
   std::vector<Case> v;
   v.push_back({"worked_example", worked_example(), true});
@@ -136,6 +145,7 @@ std::vector<Case> cases() {
                make_spec(beta(2, 2, 8, 12), uniform(0.5, 2), beta(7, 3, 1, 3), beta(1, 15, 0, 2),
                          beta(8, 8, 1, 4), beta(5, 1, 0.5, 3), 17),
                true});
+  v.push_back({"sparse_offset", sparse_offset(), true});
   return v;
 }
 
@@ -273,6 +283,46 @@ TEST(CudaTestSpecs, InvalidSpecsCoverEveryReasonAndRegime) {
   EXPECT_GT(nonfinite.invalid[spillmc::I_nonfinite_parameter], 0u);
   EXPECT_GT(nonfinite.invalid[spillmc::I_nonfinite_output], 0u);
   EXPECT_GT(nonfinite.valid, 1000u);
+}
+
+// What sparse_offset claims: the shifts lie past the first warp iteration,
+// A2_crit's often in a later one than the others', and a shift of 0 instead of
+// block_shift's would fail the moment comparison of a GPU test. CPU only.
+TEST(CudaTestSpecs, SparseOffsetNeedsTheBlockShift) {
+  const DrawSpec spec = sparse_offset();
+  const std::uint64_t total = 300000;
+  const std::uint64_t iteration = 128;  // draws per warp iteration of the kernel
+  int past_first = 0, crit_later = 0, crit_same = 0, caught = 0;
+  for (std::uint64_t k = 0; k < blocks_of(total); ++k) {
+    const std::uint64_t first = k * kBlockDraws, len = spillmc::block_length(total, k);
+    std::uint64_t main_at = len, crit_at = len;
+    spillmc::ShiftedSums unshifted;  // field a, shift 0
+    for (std::uint64_t i = 0; i < len; ++i) {
+      spillmc::Outcome o;
+      if (spillmc::evaluate_draw(spec, first + i, o) >= 0) continue;
+      if (main_at == len) main_at = i;
+      if (crit_at == len && o.a2crit_defined) crit_at = i;
+      unshifted.add(o.v[spillmc::F_a]);
+    }
+    ASSERT_LT(crit_at, len) << "block " << k;
+    past_first += main_at >= iteration ? 1 : 0;
+    crit_later += crit_at / iteration > main_at / iteration ? 1 : 0;
+    crit_same += crit_at == main_at ? 1 : 0;
+    const Tally t = spillmc::accumulate_block(spec, total, k);
+    const spillmc::Moments& r = t.field[spillmc::F_a];
+    const spillmc::Moments z = unshifted.moments();
+    ASSERT_EQ(z.n, r.n);
+    // expect_same_moments' bound on m2 (shift: the value of the first valid draw)
+    double shift[spillmc::kNumFields];
+    spillmc::block_shift(spec, first, len, shift);
+    const double n = static_cast<double>(r.n), offset = r.mean - shift[spillmc::F_a];
+    const double bound = sum_tolerance(r.n) * (r.m2 + n * offset * offset);
+    caught += std::fabs(z.m2 - r.m2) > bound ? 1 : 0;
+  }
+  EXPECT_GT(past_first, 0);
+  EXPECT_GT(crit_later, 0);
+  EXPECT_GT(crit_same, 0);
+  EXPECT_GT(caught, 0);
 }
 
 // --- tests on a CUDA device ------------------------------------------------------
@@ -417,15 +467,16 @@ TEST_F(CudaBackendTest, OutOfMemoryRetriesWithSmallerChunksSameBits) {
 
 // Elementary draws (host and device values agree to the bit), so counts,
 // histograms and best paths must agree exactly. cells > 1: a sweep over A1
-// with one stream per cell, as make_run_plan builds it.
+// with one stream per cell, as make_run_plan builds it, whose last cell is
+// sparse_offset (the analysis kernel's shift search, conditions included).
 spillmc::RunPlan analysis_plan(std::uint64_t draws, int cells) {
   using namespace spillmc;
   RunPlan plan;
   const DrawSpec base = make_spec(uniform(8, 12), uniform(0.5, 2), triangular(1, 2, 3.5),
                                   uniform(0, 2), triangular(1, 2.5, 4), uniform(0.5, 3), 21);
   for (int c = 0; c < cells; ++c) {
-    DrawSpec s = base;
-    if (cells > 1) s.dist[S_A1] = prepared(fixed(0.25 + 0.5 * c));
+    DrawSpec s = cells > 1 && c == cells - 1 ? sparse_offset() : base;
+    if (cells > 1 && c < cells - 1) s.dist[S_A1] = prepared(fixed(0.25 + 0.5 * c));
     s.stream = static_cast<std::uint32_t>(c);
     plan.cells.push_back(s);
   }
