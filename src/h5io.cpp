@@ -1286,30 +1286,52 @@ std::string raw_file_checksum(const std::string& path) {
 // this program wrote, and is read directly. Any other is read once in a child
 // process first; if that child dies, or ends in any way but a clean read (0) or
 // a refusal (3, which the parent's own read then reports), the file is refused
-// with a message.
+// with a message. Returns the file_checksum the child found the bytes to match
+// (through a pipe), so that the parent need not hash a large file again; empty
+// when it found none.
 // Under AddressSanitizer, HDF5's out-of-bounds reads end the child with exit 1.
 // fork() copies only this thread: no other thread may be inside HDF5 (holding
 // its lock) at this point, or the child would wait forever. The one other
 // thread that calls HDF5, a DrawFile's writer, is never alive here.
-void probe_in_child(const std::string& path) {
+std::string probe_in_child(const std::string& path) {
   std::fflush(nullptr);
   // A loop on damaged metadata ends as SIGALRM. A small file's summary reads
   // in well under a second; a large one (per-draw output) is also hashed whole.
   struct stat file;
   const bool small = ::stat(path.c_str(), &file) == 0 && file.st_size <= kRawCheckBytes;
+  int verdict[2] = {-1, -1};
+  if (::pipe2(verdict, O_CLOEXEC) != 0) verdict[0] = verdict[1] = -1;  // then hash twice
   const pid_t pid = ::fork();
-  if (pid < 0) return;  // no process to spare: read unguarded
+  if (pid < 0) {  // no process to spare: read unguarded
+    for (const int fd : verdict)
+      if (fd >= 0) ::close(fd);
+    return {};
+  }
   if (pid == 0) {
     ::alarm(small ? 20 : 120);
     // Test hook: the child ends with this status, as a library failure would.
     if (const char* v = std::getenv("SPILLMC_TEST_PROBE_EXIT")) ::_exit(std::atoi(v));
     int rc = 0;
     try {
-      (void)read_unguarded(path);
+      const ResultFile r = read_unguarded(path);
+      if (r.file_checksum_problem.empty() && verdict[1] >= 0)
+        (void)!::write(verdict[1], r.file_checksum.data(), r.file_checksum.size());
     } catch (...) {
       rc = 3;
     }
     ::_exit(rc);
+  }
+  std::string sealed;
+  if (verdict[1] >= 0) {
+    ::close(verdict[1]);
+    char buf[64];
+    for (;;) {  // until the child exits (end of file); a few dozen bytes at most
+      const ssize_t n = ::read(verdict[0], buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      sealed.append(buf, static_cast<std::size_t>(n));
+    }
+    ::close(verdict[0]);
   }
   int st = 0;
   while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
@@ -1322,6 +1344,7 @@ void probe_in_child(const std::string& path) {
   if (WIFEXITED(st) && WEXITSTATUS(st) != 0 && WEXITSTATUS(st) != 3)
     throw OutputError(quoted(path) + " is corrupt: reading it failed in the HDF5 library (exit " +
                       std::to_string(WEXITSTATUS(st)) + ")");
+  return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? sealed : std::string();
 }
 
 }  // namespace
@@ -1334,8 +1357,8 @@ ResultFile read_result(const std::string& path) {
     if (fd < 0) throw OutputError("cannot read " + quoted(path) + ": " + std::strerror(errno));
     ::close(fd);
   }
-  const std::string sealed = raw_file_checksum(path);
-  if (sealed.empty()) probe_in_child(path);
+  std::string sealed = raw_file_checksum(path);
+  if (sealed.empty()) sealed = probe_in_child(path);
   return read_unguarded(path, sealed);
 }
 
@@ -1375,7 +1398,8 @@ ResultFile read_unguarded(const std::string& path, const std::string& sealed) {
     r.format_version = kFormatVersion;
     read_layout(f, r);
     r.file_checksum = read_attr_string(f, "file_checksum");
-    // The bytes were hashed already when raw_file_checksum found this value.
+    // The bytes were hashed already when raw_file_checksum, or the probe's
+    // child, found this value.
     if (sealed.empty() || r.file_checksum != sealed)
       r.file_checksum_problem = file_checksum_problem(path, r.file_checksum);
   } catch (const Failure& e) {

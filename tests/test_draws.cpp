@@ -402,12 +402,13 @@ TEST(DrawChunks, HostStateStaysWithinBudget) {
     EXPECT_EQ(std::memcmp(&got.segments[j], &want.segments[j], sizeof(Tally)), 0) << j;
 }
 
-// A file whose /draws bytes were changed fails the checksum.
-TEST(DrawFile, ChangedDrawBytesFailTheChecksum) {
+// A file whose /draws bytes were changed fails the checksum: a small one
+// (checked in raw bytes before HDF5 reads it) and one above 64 MiB (read in a
+// child process first, whose verdict the reader takes over, h5io.cpp).
+void expect_changed_draw_bytes_fail(std::uint64_t total, bool large) {
   TempDir tmp("draws");
   const std::string out = tmp.path("x.h5");
   const std::vector<int> fields = {F_a};
-  const std::uint64_t total = 50000;
   {
     DrawFile df(out, false, draws_cfg(DrawSelect::first, total, fields, false), total);
     DrawBatch b;
@@ -422,6 +423,9 @@ TEST(DrawFile, ChangedDrawBytesFailTheChecksum) {
   ASSERT_EQ(read_result(out).file_checksum_problem, "");
   // 0.25 is 00 00 00 00 00 00 d0 3f: change one such value in the file.
   std::vector<unsigned char> bytes = file_bytes(out);
+  EXPECT_EQ(bytes.size() > (std::size_t{64} << 20), large) << bytes.size();
+  EXPECT_EQ(whole_file_checksum(bytes, read_result(out).file_checksum),
+            read_result(out).file_checksum);
   const unsigned char quarter[8] = {0, 0, 0, 0, 0, 0, 0xd0, 0x3f};
   std::size_t at = 0;
   for (std::size_t i = bytes.size() / 2; i + 8 <= bytes.size() && at == 0; ++i)
@@ -432,6 +436,14 @@ TEST(DrawFile, ChangedDrawBytesFailTheChecksum) {
       .write(reinterpret_cast<const char*>(bytes.data()),
              static_cast<std::streamsize>(bytes.size()));
   EXPECT_NE(read_result(out).file_checksum_problem.find("mismatch"), std::string::npos);
+}
+
+TEST(DrawFile, ChangedDrawBytesFailTheChecksum) {
+  expect_changed_draw_bytes_fail(50000, false);
+}
+
+TEST(DrawFile, ChangedDrawBytesFailTheChecksumAbove64MiB) {
+  expect_changed_draw_bytes_fail(3700000, true);  // 19 bytes per draw
 }
 
 TEST(DrawFile, DroppedWithoutPublishingLeavesNothing) {
