@@ -346,15 +346,25 @@ void BlockAnalysis::visit(std::uint64_t index, int reason, const Outcome& o) {
     ++t.regime2[o.regime2];
     ++t.regime_up[o.regime_up];
   }
-  if (a_.paths.n > 0) {
+  if (a_.paths.n > 0 && !paths_taken_) {
     const Params p{o.v[F_a], o.v[F_b], o.v[F_c], o.v[F_A1], o.v[F_A2], o.v[F_A2p]};
     double g[kMaxPaths];
     path_gains(a_.paths, spec_.seed, spec_.stream, index, p, spec_.mode, g);
-    for (int i = 0; i < a_.paths.n; ++i) add_shifted(path_sums_[static_cast<std::size_t>(i)], g[i]);
-    const int best = best_path(g, a_.paths.n);
-    ++x_.path_best[best < 0 ? static_cast<std::size_t>(a_.paths.n)
-                            : static_cast<std::size_t>(best)];
+    add_path_gains(g);
   }
+}
+
+void BlockAnalysis::add_path_gains(const double* gains) {
+  for (int i = 0; i < a_.paths.n; ++i)
+    add_shifted(path_sums_[static_cast<std::size_t>(i)], gains[i]);
+  const int best = best_path(gains, a_.paths.n);
+  ++x_.path_best[best < 0 ? static_cast<std::size_t>(a_.paths.n) : static_cast<std::size_t>(best)];
+}
+
+const PathsSpec* BlockAnalysis::take_paths() {
+  if (a_.paths.n == 0) return nullptr;
+  paths_taken_ = true;
+  return &a_.paths;
 }
 
 VisitorHistograms BlockAnalysis::take_histograms() {
@@ -369,7 +379,7 @@ VisitorHistograms BlockAnalysis::take_histograms() {
 }
 
 bool BlockAnalysis::wants_visits() const {
-  return batch_ != nullptr || !a_.conditions.empty() || a_.paths.n > 0 ||
+  return batch_ != nullptr || !a_.conditions.empty() || (a_.paths.n > 0 && !paths_taken_) ||
          (!hist_taken_ && !a_.hist_fields.empty());
 }
 

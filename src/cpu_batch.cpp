@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "spillmc/histogram.hpp"
+#include "spillmc/paths.hpp"
 
 namespace spillmc {
 namespace {
@@ -505,6 +506,68 @@ SPILLMC_AI void bin_chunk(const VisitorHistograms& hs, const Chunk& c) {
   }
 }
 
+// path_gain for lane j of c, given the follower's profit before upgrading and
+// the path's values by value and lane (a function for the reason model_lane is).
+template <bool Paper>
+SPILLMC_AI double path_gain_lane(const Chunk& c, const double v[kNumPathValues][W], double pi22,
+                                 int j) {
+  const Params p{c.v[F_a][j], c.v[F_b][j], c.v[F_c][j], c.v[F_A1][j], c.v[F_A2][j], c.v[F_A2p][j]};
+  const double values[kNumPathValues] = {v[PV_cost][j], v[PV_p_success][j], v[PV_theta_success][j],
+                                         v[PV_theta_failure][j]};
+  return path_gain(values, p, Paper ? ModelMode::paper : ModelMode::constrained, pi22);
+}
+
+template <bool Paper>
+SPILLMC_AI double pi22_lane(const Chunk& c, int j) {
+  const Params p{c.v[F_a][j], c.v[F_b][j], c.v[F_c][j], c.v[F_A1][j], c.v[F_A2][j], c.v[F_A2p][j]};
+  return stage2_game(p, Paper ? ModelMode::paper : ModelMode::constrained, p.A1).pi2;
+}
+
+// path_gains over lanes: gains[k][j] of path k for draw first + j, the same
+// bits (sample_path's uniforms and samplers, path_gain's arithmetic).
+template <bool Paper>
+SPILLMC_AI void path_gains_lanes(const PathsSpec& ps, const DrawSpec& spec, u64 first,
+                                 const Chunk& c, double gains[kMaxPaths][W]) {
+  double pi22[W];
+  SPILLMC_LANES
+  for (int j = 0; j < W; ++j) pi22[j] = pi22_lane<Paper>(c, j);
+  for (int k = 0; k < ps.n; ++k) {
+    const Dist* d[kNumPathValues] = {&ps.cost[k], &ps.p_success[k], &ps.theta_success[k],
+                                     &ps.theta_failure[k]};
+    double u[kNumPathValues][W], v[kNumPathValues][W];
+    for (int call = 0; call < 2; ++call) {
+      if (d[2 * call]->kind != DistKind::fixed || d[2 * call + 1]->kind != DistKind::fixed) {
+        uniform2_lanes(spec, first, path_slot(k, call), u[2 * call], u[2 * call + 1]);
+      } else {
+        for (int j = 0; j < W; ++j) u[2 * call][j] = u[2 * call + 1][j] = 0.5;
+      }
+    }
+    for (int q = 0; q < kNumPathValues; ++q)
+      sample_lanes(*d[q], u[q], spec, first, path_param_id(k, q), v[q]);
+    SPILLMC_LANES
+    for (int j = 0; j < W; ++j) gains[k][j] = path_gain_lane<Paper>(c, v, pi22[j], j);
+  }
+}
+
+// The paths' gains of a chunk's valid draws, handed to `to` in draw order.
+SPILLMC_AI void add_path_chunk(const PathsSpec& ps, const DrawSpec& spec, u64 first, const Chunk& c,
+                               DrawVisitor& to) {
+  bool any = false;
+  for (int j = 0; j < W; ++j) any |= c.reason[j] < 0;
+  if (!any) return;
+  double gains[kMaxPaths][W];
+  if (spec.mode == ModelMode::paper)
+    path_gains_lanes<true>(ps, spec, first, c, gains);
+  else
+    path_gains_lanes<false>(ps, spec, first, c, gains);
+  for (int j = 0; j < W; ++j) {
+    if (c.reason[j] >= 0) continue;
+    double g[kMaxPaths];
+    for (int k = 0; k < ps.n; ++k) g[k] = gains[k][j];
+    to.add_path_gains(g);
+  }
+}
+
 // block_shift's shifts, found on the way: the values of the block's first
 // valid draw and A2_crit's of its first draw where it is defined. Until a
 // field's shift is found no draw has added to it, so a block needs no separate
@@ -536,10 +599,14 @@ struct ShiftFinder {
 // Block body; false if the extremes are ambiguous (see combine_extreme).
 SPILLMC_AI bool block_body(const DrawSpec& spec, u64 first, u64 len, Tally& t,
                            DrawVisitor* visitor) {
-  // Histograms are binned here over lanes; the visitor is called only for what else it does.
+  // Histograms and paths are done here over lanes; the visitor is called only for what else it
+  // does.
   VisitorHistograms hs;
+  const PathsSpec* paths = nullptr;  // the paths' gains, computed here over lanes
+  DrawVisitor* gains_to = visitor;
   if (visitor) {
     hs = visitor->take_histograms();
+    paths = visitor->take_paths();
     if (!visitor->wants_visits()) visitor = nullptr;
   }
   LaneSums acc;
@@ -556,6 +623,7 @@ SPILLMC_AI bool block_body(const DrawSpec& spec, u64 first, u64 len, Tally& t,
     shifts.look(c, present);
     add_chunk(acc, c, shift);
     if (hs.n > 0) bin_chunk(hs, c);
+    if (paths) add_path_chunk(*paths, spec, first + i, c, *gains_to);
     if (visitor) visit_chunk(*visitor, first + i, present, c);
   }
   // Lanes combined in lane order: fixed, so the bits do not depend on the variant.

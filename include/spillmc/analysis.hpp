@@ -116,6 +116,8 @@ class BlockAnalysis final : public DrawVisitor {
   BlockAnalysis(const AnalysisSpec& a, const DrawSpec& spec, DrawBatch* batch);
   void visit(std::uint64_t index, int reason, const Outcome& o) override;
   VisitorHistograms take_histograms() override;
+  const PathsSpec* take_paths() override;
+  void add_path_gains(const double* gains) override;
   bool wants_visits() const override;
   // The block's Extra (moments from the shifted sums).
   void finish(Extra& out) const;
@@ -128,7 +130,8 @@ class BlockAnalysis final : public DrawVisitor {
   std::vector<ShiftedSums> cond_sums_;  // [condition][field]
   std::vector<ShiftedSums> path_sums_;
   std::vector<std::size_t> hist_offset_;
-  bool hist_taken_ = false;  // the caller bins the histograms (take_histograms)
+  bool hist_taken_ = false;   // the caller bins the histograms (take_histograms)
+  bool paths_taken_ = false;  // the caller computes the paths' gains (take_paths)
 };
 
 }  // namespace spillmc

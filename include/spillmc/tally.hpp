@@ -160,7 +160,8 @@ SPILLMC_HD_INLINE void tally_draw(int reason, const Outcome& o, Tally& t, Shifte
   ++t.regime_up[o.regime_up];
 }
 
-struct HistAxis;  // histogram.hpp
+struct HistAxis;   // histogram.hpp
+struct PathsSpec;  // paths.hpp
 
 // Histograms a visitor hands over to its caller (DrawVisitor::take_histograms).
 struct VisitorHistograms {
@@ -180,6 +181,12 @@ struct DrawVisitor {
   // visit() leaves them alone, and the caller adds every valid draw's value (A2_crit's only
   // where defined) at hist_slot's slot. Called before the first visit, at most once.
   virtual VisitorHistograms take_histograms() { return {}; }
+  // Lets a batched caller compute the paths' gains itself, over lanes (path_gains with the
+  // visitor's spec): after this call visit() leaves the paths alone, and the caller passes
+  // every valid draw's gains to add_path_gains, in draw order. Null when there are no paths.
+  // Called before the first visit, at most once.
+  virtual const PathsSpec* take_paths() { return nullptr; }
+  virtual void add_path_gains(const double* /*gains*/) {}
   // False when visit() has nothing left to do, so that the caller may skip it.
   virtual bool wants_visits() const { return true; }
 };
