@@ -303,7 +303,7 @@ void fill_analysis(const Config& cfg, const RunPlan& plan, Result& result) {
 BlockAnalysis::BlockAnalysis(const AnalysisSpec& a, const DrawSpec& spec, DrawBatch* batch)
     : a_(a), spec_(spec), batch_(batch) {
   x_.init(a);
-  cond_sums_.resize(a.conditions.size() * kNumFields);
+  cond_sums_.resize(a.conditions.size());
   path_sums_.resize(static_cast<std::size_t>(a.paths.n));
   std::size_t off = 0;
   for (const HistAxis& ax : a.hist_axes) {
@@ -321,6 +321,40 @@ inline void add_shifted(ShiftedSums& s, double x) {
 }
 }  // namespace
 
+BlockAnalysis::FieldSums::FieldSums() {
+  for (int f = 0; f < kNumFields; ++f) lo[f] = INFINITY, hi[f] = -INFINITY;
+}
+
+// add_shifted on every field, A2_crit only where defined.
+void BlockAnalysis::FieldSums::add(const Outcome& o) {
+  if (n == 0)
+    for (int f = 0; f < kNumAlwaysFields; ++f) shift[f] = o.v[f];
+  ++n;
+  for (int f = 0; f < kNumAlwaysFields; ++f) {
+    const double x = o.v[f], y = x - shift[f];
+    s1[f] += y;
+    s2[f] += y * y;
+    lo[f] = x < lo[f] ? x : lo[f];
+    hi[f] = x > hi[f] ? x : hi[f];
+  }
+  if (!o.a2crit_defined) return;
+  const int f = F_A2_crit;
+  const double x = o.v[f];
+  if (n_crit++ == 0) shift[f] = x;
+  const double y = x - shift[f];
+  s1[f] += y;
+  s2[f] += y * y;
+  lo[f] = x < lo[f] ? x : lo[f];
+  hi[f] = x > hi[f] ? x : hi[f];
+}
+
+ShiftedSums BlockAnalysis::FieldSums::field(int f) const {
+  ShiftedSums s;
+  s.n = f == F_A2_crit ? n_crit : n;
+  s.shift = shift[f], s.s1 = s1[f], s.s2 = s2[f], s.min = lo[f], s.max = hi[f];
+  return s;
+}
+
 void BlockAnalysis::visit(std::uint64_t index, int reason, const Outcome& o) {
   if (batch_ && draw_selected(a_.draws, index)) batch_->add(index, reason, o, a_.draws.fields);
   if (reason >= 0) return;
@@ -333,15 +367,10 @@ void BlockAnalysis::visit(std::uint64_t index, int reason, const Outcome& o) {
     const Condition& cd = a_.conditions[c];
     if (o.event[cd.event] == cd.negated) continue;
     Tally& t = x_.cond[c];
-    ShiftedSums* acc = &cond_sums_[c * kNumFields];
     ++t.draws;
     ++t.valid;
-    for (int f = 0; f < kNumFields; ++f)
-      if (f != F_A2_crit) add_shifted(acc[f], o.v[f]);
-    if (o.a2crit_defined)
-      add_shifted(acc[F_A2_crit], o.v[F_A2_crit]);
-    else
-      ++t.a2crit_undefined;
+    cond_sums_[c].add(o);
+    if (!o.a2crit_defined) ++t.a2crit_undefined;
     for (int e = 0; e < kNumEvents; ++e) t.events[e] += o.event[e] ? 1 : 0;
     ++t.regime2[o.regime2];
     ++t.regime_up[o.regime_up];
@@ -386,8 +415,7 @@ bool BlockAnalysis::wants_visits() const {
 void BlockAnalysis::finish(Extra& out) const {
   out = x_;
   for (std::size_t c = 0; c < out.cond.size(); ++c)
-    for (int f = 0; f < kNumFields; ++f)
-      out.cond[c].field[f] = cond_sums_[c * kNumFields + static_cast<std::size_t>(f)].moments();
+    for (int f = 0; f < kNumFields; ++f) out.cond[c].field[f] = cond_sums_[c].field(f).moments();
   for (std::size_t i = 0; i < out.path_gain.size(); ++i) out.path_gain[i] = path_sums_[i].moments();
 }
 

@@ -127,7 +127,17 @@ class BlockAnalysis final : public DrawVisitor {
   const DrawSpec& spec_;
   DrawBatch* batch_;
   Extra x_;
-  std::vector<ShiftedSums> cond_sums_;  // [condition][field]
+  // add_shifted's sums of every field, by field, so that the loop over the fields
+  // vectorizes; each field's sequence of operations is ShiftedSums'.
+  struct FieldSums {
+    std::uint64_t n = 0, n_crit = 0;  // the draws added; those with A2_crit defined
+    double shift[kNumFields] = {}, s1[kNumFields] = {}, s2[kNumFields] = {};
+    double lo[kNumFields], hi[kNumFields];
+    FieldSums();
+    void add(const Outcome& o);
+    ShiftedSums field(int f) const;
+  };
+  std::vector<FieldSums> cond_sums_;  // per condition
   std::vector<ShiftedSums> path_sums_;
   std::vector<std::size_t> hist_offset_;
   bool hist_taken_ = false;   // the caller bins the histograms (take_histograms)
