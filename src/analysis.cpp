@@ -330,22 +330,12 @@ void BlockAnalysis::FieldSums::add(const Outcome& o) {
   if (n == 0)
     for (int f = 0; f < kNumAlwaysFields; ++f) shift[f] = o.v[f];
   ++n;
-  for (int f = 0; f < kNumAlwaysFields; ++f) {
-    const double x = o.v[f], y = x - shift[f];
-    s1[f] += y;
-    s2[f] += y * y;
-    lo[f] = x < lo[f] ? x : lo[f];
-    hi[f] = x > hi[f] ? x : hi[f];
-  }
+  for (int f = 0; f < kNumAlwaysFields; ++f)
+    add_shifted_value(o.v[f], shift[f], s1[f], s2[f], lo[f], hi[f]);
   if (!o.a2crit_defined) return;
   const int f = F_A2_crit;
-  const double x = o.v[f];
-  if (n_crit++ == 0) shift[f] = x;
-  const double y = x - shift[f];
-  s1[f] += y;
-  s2[f] += y * y;
-  lo[f] = x < lo[f] ? x : lo[f];
-  hi[f] = x > hi[f] ? x : hi[f];
+  if (n_crit++ == 0) shift[f] = o.v[f];
+  add_shifted_value(o.v[f], shift[f], s1[f], s2[f], lo[f], hi[f]);
 }
 
 ShiftedSums BlockAnalysis::FieldSums::field(int f) const {

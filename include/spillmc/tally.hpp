@@ -86,6 +86,17 @@ struct ShiftedSums {
   }
 };
 
+// ShiftedSums::add's arithmetic for sums kept in arrays by field, so that loops
+// over the fields vectorize: the same operations, hence the same bits.
+inline void add_shifted_value(double x, double shift, double& s1, double& s2, double& lo,
+                              double& hi) {
+  const double y = x - shift;
+  s1 += y;
+  s2 += y * y;
+  lo = x < lo ? x : lo;
+  hi = x > hi ? x : hi;
+}
+
 // Mergeable state of any number of blocks: what a shard or checkpoint stores.
 struct Tally {
   std::uint64_t draws = 0;  // attempted (valid + invalid)
@@ -215,20 +226,12 @@ inline Tally accumulate_block(const DrawSpec& spec, std::uint64_t total_draws, s
       continue;
     }
     ++t.valid;
-    for (int f = 0; f < kNumAlwaysFields; ++f) {
-      const double x = o.v[f], y = x - shift[f];
-      s1[f] += y;
-      s2[f] += y * y;
-      lo[f] = x < lo[f] ? x : lo[f];
-      hi[f] = x > hi[f] ? x : hi[f];
-    }
+    for (int f = 0; f < kNumAlwaysFields; ++f)
+      add_shifted_value(o.v[f], shift[f], s1[f], s2[f], lo[f], hi[f]);
     if (o.a2crit_defined) {
-      const double x = o.v[F_A2_crit], y = x - shift[F_A2_crit];
+      const int f = F_A2_crit;
       ++crit_n;
-      s1[F_A2_crit] += y;
-      s2[F_A2_crit] += y * y;
-      lo[F_A2_crit] = x < lo[F_A2_crit] ? x : lo[F_A2_crit];
-      hi[F_A2_crit] = x > hi[F_A2_crit] ? x : hi[F_A2_crit];
+      add_shifted_value(o.v[f], shift[f], s1[f], s2[f], lo[f], hi[f]);
     }
     for (int e = 0; e < kNumEvents; ++e) t.events[e] += o.event[e] ? 1 : 0;
     ++t.regime2[o.regime2];
