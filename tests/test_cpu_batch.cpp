@@ -107,6 +107,18 @@ DrawSpec spec_regimes() {
   return s;
 }
 
+// A1 = -0 + 0 z: -0 where z < 0, +0 where z > 0, so A1's minimum and maximum
+// (0) are tied between signed zeros across lanes. The draw-order loop keeps
+// the first, which the lanes cannot tell: the batched block falls back to
+// accumulate_block (combine_extreme), and the tests over all_specs() check
+// that its partial is still the scalar one.
+DrawSpec spec_signed_zeros() {
+  DrawSpec s = spec_regimes();
+  s.seed = 5;
+  s.dist[S_A1] = dist(DistKind::normal, -0.0, 0.0);
+  return s;
+}
+
 // ---- Gaussian copula (DrawSpec::copula) ----
 
 struct Corr {
@@ -218,7 +230,8 @@ std::vector<Named> all_specs() {
           {"copula_marginals", spec_copula_marginals()},
           {"copula_tails", spec_copula_tails()},
           {"copula_fixed", spec_copula_fixed()},
-          {"integer_betas", spec_integer_betas()}};
+          {"integer_betas", spec_integer_betas()},
+          {"signed_zeros", spec_signed_zeros()}};
 }
 
 bool same(double a, double b) {
@@ -382,6 +395,15 @@ TEST(CpuBatch, SpecsReachTheCasesTheyAreFor) {
   EXPECT_GT(counts[6][1 + I_b_nonpositive], 100u);        // copula_marginals
   EXPECT_GT(counts[7][1 + I_nonfinite_parameter], 100u);  // copula_tails
   EXPECT_GT(counts[7][1 + I_nonfinite_output], 100u);     // copula_tails
+  // signed_zeros: valid draws with A1 = -0 and with A1 = +0, early in the block.
+  int zeros[2] = {};
+  for (std::uint64_t i = 0; i < 64; ++i) {
+    Outcome o;
+    if (evaluate_draw(specs[10].spec, i, o) < 0 && o.v[F_A1] == 0.0)
+      ++zeros[std::signbit(o.v[F_A1]) ? 1 : 0];
+  }
+  EXPECT_GT(zeros[0], 5) << specs[10].name;
+  EXPECT_GT(zeros[1], 5) << specs[10].name;
 
   // The truncnormal branches the copula specs are meant to reach.
   const DrawSpec m = spec_copula_marginals(), t = spec_copula_tails();
