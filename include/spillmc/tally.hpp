@@ -57,6 +57,18 @@ struct Moments {
   }
 };
 
+// One value's step of the shifted sums. ShiftedSums::add takes it, and so do sums
+// kept in arrays by field (accumulate_block, the conditions' FieldSums), so that
+// their loops over the fields vectorize with the same operations, hence the same bits.
+SPILLMC_HD_INLINE void add_shifted_value(double x, double shift, double& s1, double& s2, double& lo,
+                                         double& hi) {
+  const double y = x - shift;
+  s1 += y;
+  s2 += y * y;
+  lo = x < lo ? x : lo;
+  hi = x > hi ? x : hi;
+}
+
 // Per-field accumulator within one block: sums of (x - shift).
 struct ShiftedSums {
   std::uint64_t n = 0;
@@ -64,12 +76,8 @@ struct ShiftedSums {
   double min = INFINITY, max = -INFINITY;
 
   SPILLMC_HD_INLINE void add(double x) {
-    const double y = x - shift;
     ++n;
-    s1 += y;
-    s2 += y * y;
-    min = x < min ? x : min;
-    max = x > max ? x : max;
+    add_shifted_value(x, shift, s1, s2, min, max);
   }
   SPILLMC_HD_INLINE Moments moments() const {
     Moments m;
@@ -85,17 +93,6 @@ struct ShiftedSums {
     return m;
   }
 };
-
-// ShiftedSums::add's arithmetic for sums kept in arrays by field, so that loops
-// over the fields vectorize: the same operations, hence the same bits.
-inline void add_shifted_value(double x, double shift, double& s1, double& s2, double& lo,
-                              double& hi) {
-  const double y = x - shift;
-  s1 += y;
-  s2 += y * y;
-  lo = x < lo ? x : lo;
-  hi = x > hi ? x : hi;
-}
 
 // Mergeable state of any number of blocks: what a shard or checkpoint stores.
 struct Tally {
