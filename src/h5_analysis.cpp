@@ -120,7 +120,7 @@ void write_paths(hid_t file, const AnalysisOutput& an, const Extra& x, std::uint
 // attached as dimension scales so netCDF readers see named dimensions.
 class SweepWriter {
  public:
-  SweepWriter(hid_t file, const SweepConfig& s) : s_(s), root_(make_group(file, "sweep")) {
+  SweepWriter(hid_t file, const SweepConfig& s) : root_(make_group(file, "sweep")) {
     const Handle axes = make_group(root_.get(), "axes");
     std::vector<std::string> names;
     for (const auto& a : s.axes) {
@@ -186,7 +186,6 @@ class SweepWriter {
       });
   }
 
-  const SweepConfig& s_;
   Handle root_;
   std::vector<hsize_t> dims_;
   std::vector<Handle> scales_;

@@ -104,7 +104,7 @@ inline void hist_slots(const HistAxis& a, const double* x, int* slot) {
     const bool fits = (v >= e0[j]) & (v < e1[j]);
     double s = k[j] + 1.0;
     s = at_hi ? top : s;
-    s = inside | at_hi ? s : top + 1.0;
+    s = (inside | at_hi) ? s : top + 1.0;
     s = below ? 0.0 : s;
     sd[j] = s;
     settled[j] = fits | below | !inside;
