@@ -6,6 +6,7 @@
 // way whichever of the two gave it.
 #include "spillmc/config.hpp"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -17,6 +18,8 @@
 #include <cstdio>
 #include <cstring>
 #include <map>
+#include <optional>
+#include <sstream>
 #include <string_view>
 #include <unordered_map>
 
@@ -86,6 +89,51 @@ DrawSpec Config::draw_spec() const {
 }
 
 namespace {
+
+// Where each document of a YAML stream starts, parsed as events only and stopping at the
+// third: yaml-cpp 0.7's LoadAll never returns, and allocates without end, on text such as
+// `&a, b` (a ',' the parser never consumes: upstream issue #1040, fixed in 0.8). Its parser
+// then starts document after document at that token, which is how this finds it.
+struct DocumentStarts : YAML::EventHandler {
+  std::vector<YAML::Mark> starts;
+  void OnDocumentStart(const YAML::Mark& mark) override { starts.push_back(mark); }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
+struct YamlDocument {
+  YAML::Node root;
+  std::optional<YAML::Mark> another;  // where a second document starts, if there is one
+};
+
+// The first document of `text`, and whether another follows. Throws YAML::ParserException
+// for a syntax error, including the text that stalls LoadAll.
+YamlDocument load_yaml_document(const std::string& text) {
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  DocumentStarts docs;
+  while (docs.starts.size() < 3 && parser.HandleNextDocument(docs)) {
+    const auto n = docs.starts.size();
+    if (n >= 2 && docs.starts[n - 1].pos == docs.starts[n - 2].pos) {
+      const auto pos = static_cast<std::size_t>(docs.starts[n - 1].pos);
+      throw YAML::ParserException(docs.starts[n - 1],
+                                  pos < text.size() ? fmt::format("unexpected '{}'", text[pos])
+                                                    : std::string("unexpected end"));
+    }
+  }
+  YamlDocument doc{YAML::Load(text), std::nullopt};
+  if (docs.starts.size() > 1) doc.another = docs.starts[1];
+  return doc;
+}
 
 // ---- small text helpers -----------------------------------------------------
 
@@ -693,7 +741,11 @@ void Reader::apply_overrides(YAML::Node& root, const std::vector<Override>& over
     }
     YAML::Node value;  // note: Node's operator= writes through; reset() rebinds
     try {
-      value.reset(YAML::Load(ov.value));
+      YamlDocument doc = load_yaml_document(ov.value);
+      if (doc.another)
+        throw YAML::ParserException(*doc.another,
+                                    "more follows the value (quote it if it is text)");
+      value.reset(doc.root);
     } catch (const YAML::ParserException& e) {
       throw InputError(fmt::format("{}: cannot parse value '{}' as YAML (column {}): {}", head,
                                    ov.value, e.mark.column + 1, e.msg));
@@ -2278,22 +2330,21 @@ namespace {
 Config parse_config(const std::string& yaml_text, const std::string& source_name,
                     const std::vector<Override>& overrides, bool check_memory) {
   Reader reader(source_name, check_memory);
-  std::vector<YAML::Node> docs;
+  YamlDocument doc;
   try {
-    docs = YAML::LoadAll(yaml_text);
+    doc = load_yaml_document(yaml_text);
   } catch (const YAML::ParserException& e) {
     reader.fail_mark(e.mark, "YAML syntax error: " + e.msg);
   }
-  if (docs.empty() || (docs.size() == 1 && docs[0].IsNull())) {
+  if (doc.another)
+    reader.fail_mark(*doc.another, "more than one YAML document ('---'); give one config");
+  YAML::Node& root = doc.root;
+  if (root.IsNull()) {
     throw InputError(
         fmt::format("{}: the config is empty (expected a map of settings such as "
                     "'draws:' and 'parameters:')",
                     source_name));
   }
-  if (docs.size() > 1) {
-    reader.fail_mark(docs[1].Mark(), "more than one YAML document ('---'); give one config");
-  }
-  YAML::Node root = docs[0];
   if (!root.IsMap()) {
     reader.fail_mark(root.Mark(), fmt::format("the config must be a map of settings such as "
                                               "'draws:' and 'parameters:', got {}",
@@ -2336,7 +2387,12 @@ Config load_config(const std::string& path, const std::vector<Override>& overrid
     throw InputError(fmt::format("{}: config file too large (more than {} bytes, 1 MiB)", path,
                                  kMaxConfigBytes));
   }
-  return parse_config(text, path, overrides, true);
+  return load_config_text(text, path, overrides);
+}
+
+Config load_config_text(const std::string& yaml_text, const std::string& source_name,
+                        const std::vector<Override>& overrides) {
+  return parse_config(yaml_text, source_name, overrides, true);
 }
 
 std::string yaml_quoted(const std::string& s) {

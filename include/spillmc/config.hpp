@@ -124,6 +124,10 @@ struct Override {
 // Reads, overrides and validates. Throws InputError naming the field (and
 // FILE:LINE:COLUMN for values from the file, "--set KEY" for overrides).
 Config load_config(const std::string& path, const std::vector<Override>& overrides = {});
+// load_config for text already read (`source_name` names it in messages).
+Config load_config_text(const std::string& yaml_text, const std::string& source_name,
+                        const std::vector<Override>& overrides = {});
+// The same without the memory check: for configs stored in result files, whose runs passed it.
 Config parse_config_text(const std::string& yaml_text, const std::string& source_name,
                          const std::vector<Override>& overrides = {});
 
